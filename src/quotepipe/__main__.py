@@ -1,0 +1,3 @@
+from quotepipe.cli import main
+
+raise SystemExit(main())

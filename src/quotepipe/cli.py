@@ -1,0 +1,75 @@
+"""The ``quotepipe`` command line. A command is listed here only once it works."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from quotepipe.config import Config, ConfigError, dump_config, load_config, shard_modes, shard_of
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def config_summary(cfg: Config, source: str) -> str:
+    modes = shard_modes(cfg)
+    shards: dict[int, list[str]] = {s: [] for s in range(cfg.workers.count)}
+    for inst in cfg.instruments:
+        shards[shard_of(inst, cfg.workers.count)].append(inst.id)
+    lines = [
+        f"config OK: {source}",
+        f"  instance    {cfg.instance.name}",
+        f"  instruments {len(cfg.instruments)}",
+        f"  feed        {cfg.feed.kind}"
+        + (f" ({len(cfg.feed.paths)} recordings, speed {cfg.feed.speed:g})"
+           if cfg.feed.kind == "replay" else ""),
+        f"  spread      {cfg.spread.model} on {cfg.spread.fair_price}",
+        f"  allocator   {'on' if cfg.dynamic_allocator.enabled else 'off'}, "
+        f"scoreboard {'on' if cfg.symbol_scoreboard.enabled else 'off'}",
+    ]
+    for shard, ids in shards.items():
+        lines.append(f"  shard {shard:<5} {modes[shard]:<8} {', '.join(ids) or '(no instruments)'}")
+    return "\n".join(lines)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args.path)
+    print(config_summary(cfg, args.path))
+    return EXIT_OK
+
+
+def cmd_config_default(args: argparse.Namespace) -> int:
+    sys.stdout.write(dump_config(Config()))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quotepipe",
+        description="Shared-memory, low-latency market-making quote daemon.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("check-config", help="validate a config file and summarise it")
+    p.add_argument("path", help="YAML config file")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("config", help="config helpers")
+    config_sub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
+    d = config_sub.add_parser("default", help="print the embedded default config as YAML")
+    d.set_defaults(func=cmd_config_default)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"quotepipe: config error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # e.g. `quotepipe config default | head`
+        return EXIT_OK

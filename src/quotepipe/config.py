@@ -1,0 +1,596 @@
+"""The configuration contract every quotepipe process reads.
+
+One YAML file decoded straight into frozen ``msgspec.Struct`` types. Every field
+has a default and a one-line description (``Meta(description=...)``), so a file
+names only what differs from the default. Decoding is strict: a wrong type, an
+unknown key or an out-of-range value is refused with the dotted path of the
+field, what was expected, what was given, and the file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+from msgspec import Meta
+
+__all__ = [
+    "Config",
+    "ConfigDiff",
+    "ConfigError",
+    "Instrument",
+    "default_config",
+    "diff_configs",
+    "dump_config",
+    "load_config",
+    "parse_config",
+    "shard_of",
+    "shard_modes",
+]
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every config section: immutable, keyword-only, strict."""
+
+
+def _f(description: str, **limits: float) -> Meta:
+    return Meta(description=description, **limits)
+
+
+# ---------------------------------------------------------------- instruments
+
+INSTRUMENT_ID = r"^[a-z][a-z0-9-]*:[A-Z0-9_]+$"
+VENUES = ("binance-spot", "binance-usdm", "binance-coinm")
+
+
+class Instrument(_Section, kw_only=True):
+    id: Annotated[str, Meta(pattern=INSTRUMENT_ID,
+                            description="instrument id <venue>:<SYMBOL>, e.g. binance-usdm:BTCUSDT")]
+    tick_size: Annotated[float, _f("price increment", gt=0)]
+    lot_size: Annotated[float, _f("quantity increment (contracts for inverse contracts)", gt=0)]
+    min_notional: Annotated[float, _f("smallest order value accepted by the venue, in USD", ge=0)] = 0.0
+    contract_multiplier: Annotated[
+        float, _f("USD value of one contract for inverse contracts; 1 for linear", gt=0)] = 1.0
+    inverse: Annotated[bool, Meta(description="inverse (coin-margined) contract")] = False
+    base_qty: Annotated[float, _f("base order quantity per side, before skew and weight", gt=0)]
+    ref_price: Annotated[
+        float, _f("typical price: start price of the synthetic feed; 0 = 10000 ticks", ge=0)] = 0.0
+    shard: Annotated[Annotated[int, Meta(ge=0)] | None,
+                     Meta(description="worker shard; null = stable hash of the id")] = None
+
+    @property
+    def venue(self) -> str:
+        return self.id.split(":", 1)[0]
+
+    @property
+    def symbol(self) -> str:
+        return self.id.split(":", 1)[1]
+
+    def notional_usd(self, price: float, qty: float) -> float:
+        """Order value in USD: contracts x multiplier for inverse contracts."""
+        if self.inverse:
+            return qty * self.contract_multiplier
+        return price * qty * self.contract_multiplier
+
+
+DEFAULT_INSTRUMENTS: tuple[Instrument, ...] = (
+    Instrument(id="binance-spot:BTCUSDT", tick_size=0.01, lot_size=0.00001, min_notional=5.0,
+               base_qty=0.002, ref_price=60000.0),
+    Instrument(id="binance-spot:ETHUSDT", tick_size=0.01, lot_size=0.0001, min_notional=5.0,
+               base_qty=0.05, ref_price=2700.0),
+    Instrument(id="binance-usdm:BTCUSDT", tick_size=0.1, lot_size=0.001, min_notional=100.0,
+               base_qty=0.005, ref_price=60000.0),
+    Instrument(id="binance-usdm:ETHUSDT", tick_size=0.01, lot_size=0.001, min_notional=20.0,
+               base_qty=0.1, ref_price=2700.0),
+    Instrument(id="binance-coinm:BTCUSD_PERP", tick_size=0.1, lot_size=1.0,
+               contract_multiplier=100.0, inverse=True, base_qty=3.0, ref_price=60000.0),
+    Instrument(id="binance-coinm:ETHUSD_PERP", tick_size=0.01, lot_size=1.0,
+               contract_multiplier=10.0, inverse=True, base_qty=30.0, ref_price=2700.0),
+)
+
+
+# ------------------------------------------------------------------- sections
+
+class InstanceConfig(_Section, kw_only=True):
+    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+                              description="instance name, part of every shared-memory name")] = "default"
+
+
+class SyntheticFeedConfig(_Section, kw_only=True):
+    seed: Annotated[int, Meta(ge=0, description="random seed; same seed, same feed")] = 7
+    rate_hz: Annotated[float, _f("book updates per second over all instruments", gt=0)] = 2000.0
+    vol_bps: Annotated[float, _f("per-update mid volatility in bps", ge=0)] = 0.6
+    spread_ticks: Annotated[int, Meta(ge=1, description="market spread in ticks")] = 1
+    trade_prob: Annotated[float, _f("probability that an update carries a trade", ge=0, le=1)] = 0.3
+    toxic: Annotated[list[str], Meta(description=(
+        "instrument ids whose trades predict the mid (ids not configured are unused)"))] = (
+        msgspec.field(default_factory=lambda: ["binance-usdm:ETHUSDT", "binance-coinm:ETHUSD_PERP"]))
+    toxicity: Annotated[float, _f("probability that the mid follows a toxic trade", ge=0, le=1)] = 0.8
+    benign_toxicity: Annotated[
+        float, _f("probability that the mid follows a trade elsewhere", ge=0, le=1)] = 0.5
+
+
+class FeedConfig(_Section, kw_only=True):
+    kind: Annotated[Literal["synthetic", "replay"],
+                    Meta(description="where market data comes from")] = "synthetic"
+    paths: Annotated[list[str], Meta(description="recording files for kind=replay")] = []
+    speed: Annotated[float, _f("replay pace: recorded speed x this; 0 = as fast as possible",
+                               ge=0)] = 1.0
+    venue: Annotated[Literal["auto", "binance-spot", "binance-usdm", "binance-coinm"],
+                     Meta(description="venue of the recordings; auto = recognise it")] = "auto"
+    synthetic: Annotated[SyntheticFeedConfig,
+                         Meta(description="synthetic feed parameters")] = SyntheticFeedConfig()
+
+
+class MdConfig(_Section, kw_only=True):
+    cpu: Annotated[Annotated[int, Meta(ge=0)] | None, Meta(description=(
+        "core of the market-data process; null = core 0 on a host with 2+ cores"))] = None
+
+
+class WorkersConfig(_Section, kw_only=True):
+    count: Annotated[int, Meta(ge=1, le=256, description="worker processes = shards")] = 1
+    cpus: Annotated[list[Annotated[int, Meta(ge=0)]] | None, Meta(description=(
+        "core per worker, in shard order; null = cores after the market-data core, "
+        "unpinned when none are left"))] = None
+    busy_poll: Annotated[bool, Meta(description="spin on the ring before backing off")] = True
+    spin_us: Annotated[int, Meta(ge=0, description="busy-poll time before sleeping")] = 2000
+    idle_sleep_us: Annotated[int, Meta(ge=1, description="sleep when idle")] = 200
+
+
+class PipelineConfig(_Section, kw_only=True):
+    enabled: Annotated[bool, Meta(description="false: legacy QuoteLoop everywhere (rollback)")] = True
+    mode: Annotated[Literal["legacy", "shadow", "pipeline"],
+                    Meta(description="mode of shards outside the canary")] = "pipeline"
+    canary_shards: Annotated[list[int], Meta(description="shards forced to pipeline mode")] = []
+    canary_percent: Annotated[
+        float, _f("percent of shards (lowest ids first) forced to pipeline mode",
+                  ge=0, le=100)] = 0.0
+    shadow_log_first: Annotated[int, Meta(ge=0, description=(
+        "shadow mode: mismatches kept with their inputs"))] = 20
+
+
+class StageBudgetsConfig(_Section, kw_only=True):
+    fetch_md_us: Annotated[float, _f("FetchMD budget, µs", gt=0)] = 3.0
+    spread_us: Annotated[float, _f("Spread budget, µs", gt=0)] = 3.0
+    guards_us: Annotated[float, _f("Guards budget, µs", gt=0)] = 3.0
+    inventory_us: Annotated[float, _f("Inventory budget, µs", gt=0)] = 3.0
+    queue_aware_us: Annotated[float, _f("QueueAware budget, µs", gt=0)] = 3.0
+    emit_us: Annotated[float, _f("Emit budget, µs", gt=0)] = 5.0
+    tick_total_us: Annotated[float, _f("whole-chain budget, µs", gt=0)] = 20.0
+    deadline_us: Annotated[float, _f("a tick slower than this is a deadline miss, µs", gt=0)] = 100.0
+
+
+class SpreadConfig(_Section, kw_only=True):
+    model: Annotated[Literal["fixed", "vol_adaptive", "avellaneda_stoikov", "glft"],
+                     Meta(description="half-spread model")] = "vol_adaptive"
+    fair_price: Annotated[Literal["mid", "microprice"], Meta(description="fair price")] = "mid"
+    fixed_half_spread_bps: Annotated[float, _f("fixed model: half-spread, bps", gt=0)] = 2.0
+    base_half_spread_bps: Annotated[float, _f("vol_adaptive: base half-spread, bps", ge=0)] = 1.0
+    min_half_spread_bps: Annotated[float, _f("floor of every model's half-spread, bps", ge=0)] = 0.5
+    vol_mult: Annotated[float, _f("vol_adaptive: half-spread per bps of sigma", ge=0)] = 1.5
+    vol_interval_ms: Annotated[float, _f("event-time interval of a sigma sample, ms", gt=0)] = 1000.0
+    vol_alpha: Annotated[float, _f("EWMA weight of a new sigma sample", gt=0, le=1)] = 0.05
+    gamma: Annotated[float, _f("risk aversion (avellaneda_stoikov, glft)", gt=0)] = 0.1
+    kappa: Annotated[float, _f("avellaneda_stoikov: order-arrival decay per bps", gt=0)] = 0.5
+    horizon_s: Annotated[float, _f("avellaneda_stoikov: horizon in seconds", gt=0)] = 60.0
+    glft_a: Annotated[float, _f("glft: order-arrival intensity A", gt=0)] = 1.0
+    glft_k: Annotated[float, _f("glft: arrival decay k per bps", gt=0)] = 0.5
+
+
+class GuardsConfig(_Section, kw_only=True):
+    stale_ms: Annotated[float, _f("snapshot older than this pulls quotes, ms", gt=0)] = 3000.0
+    max_market_spread_bps: Annotated[float, _f("wider market spread pulls quotes", gt=0)] = 30.0
+    vol_halt_bps: Annotated[float, _f("sigma above this pulls quotes, bps", gt=0)] = 40.0
+    max_position: Annotated[float, _f(
+        "position limit in base order quantities; beyond it REDUCE_ONLY", gt=0)] = 10.0
+    max_loss_usd: Annotated[float, _f(
+        "realised + unrealised loss that pulls quotes until a reload", gt=0)] = 500.0
+    max_actions_per_s: Annotated[float, _f("order-action token refill per second", gt=0)] = 20.0
+    action_burst: Annotated[float, _f("order-action token bucket size", ge=1)] = 40.0
+    blacklist: Annotated[list[str], Meta(description="instrument ids never quoted")] = []
+
+
+class InventoryConfig(_Section, kw_only=True):
+    skew: Annotated[Literal["linear", "model"], Meta(description=(
+        "reservation shift: linear skew_bps*q, or the spread model's own skew"))] = "linear"
+    skew_bps: Annotated[float, _f("reservation shift at the position limit, bps", ge=0)] = 4.0
+    size_skew: Annotated[float, _f("size skew factor: bid*(1-f*q), ask*(1+f*q)", ge=0, le=1)] = 1.0
+    max_size_mult: Annotated[float, _f("largest size after skew, in base quantities", ge=1)] = 2.0
+
+
+class QueueConfig(_Section, kw_only=True):
+    refresh_tolerance_ticks: Annotated[int, Meta(ge=0, description=(
+        "keep a resting order this close to the target"))] = 2
+    good_queue_fraction: Annotated[float, _f(
+        "queue place is good when queue ahead <= this x level quantity", ge=0, le=1)] = 0.5
+    max_join_queue: Annotated[float, _f(
+        "a level with more than this many base quantities ahead is stepped ahead of", gt=0)] = 50.0
+    min_edge_bps: Annotated[float, _f("edge to fair kept when stepping ahead, bps", ge=0)] = 0.5
+    max_order_age_ms: Annotated[float, _f("refresh a resting order older than this, ms", gt=0)] = 30000.0
+
+
+class VenueFees(_Section, kw_only=True):
+    maker_bps: Annotated[float, _f("maker fee in bps (negative = rebate)", ge=-10, le=100)] = 0.0
+    taker_bps: Annotated[float, _f("taker fee in bps", ge=-10, le=100)] = 4.0
+
+
+class VenueConfig(_Section, kw_only=True):
+    kind: Annotated[Literal["paper"], Meta(description="venue: the paper venue")] = "paper"
+    entry_latency_ms: Annotated[float, _f("event-time delay before an order rests, ms", ge=0)] = 5.0
+    cancel_latency_ms: Annotated[float, _f("event-time delay before a cancel lands, ms", ge=0)] = 5.0
+    queue_model: Annotated[Literal["risk_averse", "prob"],
+                           Meta(description="queue-position model")] = "prob"
+    prob_exponent: Annotated[float, _f("prob model: power-law exponent n", gt=0)] = 3.0
+    fees: Annotated[dict[str, VenueFees], Meta(description="fees per venue")] = msgspec.field(
+        default_factory=lambda: {
+            "binance-spot": VenueFees(maker_bps=0.0, taker_bps=4.0),
+            "binance-usdm": VenueFees(maker_bps=-0.5, taker_bps=2.5),
+            "binance-coinm": VenueFees(maker_bps=-0.5, taker_bps=2.5),
+        })
+
+
+class ScoreWeights(_Section, kw_only=True):
+    net_bps: Annotated[float, _f("weight of net markout", ge=0)] = 0.5
+    fill_rate: Annotated[float, _f("weight of fill rate", ge=0)] = 0.1
+    slippage: Annotated[float, _f("weight of (low) slippage", ge=0)] = 0.1
+    queue_edge: Annotated[float, _f("weight of queue edge", ge=0)] = 0.1
+    adverse: Annotated[float, _f("weight of (low) adverse selection", ge=0)] = 0.2
+
+
+class ScoreboardConfig(_Section, kw_only=True):
+    enabled: Annotated[bool, Meta(description="compute per-symbol metrics and scores")] = True
+    alpha: Annotated[float, _f("EMA weight of a new fill", gt=0, le=1)] = 0.05
+    markout_horizon_s: Annotated[float, _f("markout horizon H, event-time seconds", gt=0)] = 5.0
+    prior_fills: Annotated[float, _f("score shrinkage prior k, in fills", ge=0)] = 20.0
+    score_scale_bps: Annotated[float, _f("bps that move a metric's score from 0.5 to 0.73", gt=0)] = 2.0
+    weights: Annotated[ScoreWeights, Meta(description="score weights")] = ScoreWeights()
+
+
+class AllocatorConfig(_Section, kw_only=True):
+    enabled: Annotated[bool, Meta(description="false: every weight is 1")] = True
+    temperature: Annotated[float, _f("softmax temperature T", gt=0)] = 0.15
+    min_weight: Annotated[float, _f("lowest weight of an active instrument", gt=0, le=1)] = 0.3
+    max_weight: Annotated[float, _f("highest weight", ge=1)] = 2.5
+    hysteresis: Annotated[float, _f("republish only moves larger than this", ge=0)] = 0.1
+    max_step: Annotated[float, _f("largest move per publication", gt=0)] = 0.5
+    interval_ms: Annotated[float, _f("event-time interval between allocations, ms", gt=0)] = 1000.0
+    blacklist_net_bps: Annotated[float, _f("net_bps EMA below this starts the blacklist clock")] = -5.0
+    blacklist_after_s: Annotated[float, _f("sustained time below threshold before blacklist", gt=0)] = 1800.0
+    cooldown_s: Annotated[float, _f("blacklist duration before probation", gt=0)] = 3600.0
+
+
+class MetricsConfig(_Section, kw_only=True):
+    listen: Annotated[str, Meta(description="Prometheus /metrics listen address")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535, description="Prometheus port; 0 = disabled")] = 9464
+
+
+class Config(_Section, kw_only=True):
+    instance: Annotated[InstanceConfig, Meta(description="instance identity")] = InstanceConfig()
+    instruments: Annotated[list[Instrument], Meta(description="instruments quoted")] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_INSTRUMENTS))
+    feed: Annotated[FeedConfig, Meta(description="market-data feed")] = FeedConfig()
+    md: Annotated[MdConfig, Meta(description="market-data process")] = MdConfig()
+    workers: Annotated[WorkersConfig, Meta(description="worker processes")] = WorkersConfig()
+    pipeline: Annotated[PipelineConfig, Meta(description="stage chain vs legacy")] = PipelineConfig()
+    stage_budgets: Annotated[StageBudgetsConfig,
+                             Meta(description="latency budgets")] = StageBudgetsConfig()
+    spread: Annotated[SpreadConfig, Meta(description="Spread stage")] = SpreadConfig()
+    guards: Annotated[GuardsConfig, Meta(description="Guards stage")] = GuardsConfig()
+    inventory: Annotated[InventoryConfig, Meta(description="Inventory stage")] = InventoryConfig()
+    queue: Annotated[QueueConfig, Meta(description="QueueAware stage")] = QueueConfig()
+    venue: Annotated[VenueConfig, Meta(description="paper venue")] = VenueConfig()
+    symbol_scoreboard: Annotated[ScoreboardConfig,
+                                 Meta(description="per-symbol scoreboard")] = ScoreboardConfig()
+    dynamic_allocator: Annotated[AllocatorConfig,
+                                 Meta(description="weight allocator")] = AllocatorConfig()
+    metrics: Annotated[MetricsConfig, Meta(description="Prometheus exporter")] = MetricsConfig()
+
+    def instrument(self, instrument_id: str) -> Instrument:
+        for inst in self.instruments:
+            if inst.id == instrument_id:
+                return inst
+        raise KeyError(instrument_id)
+
+
+# --------------------------------------------------------------------- errors
+
+class ConfigError(ValueError):
+    """A config was refused. ``str()`` names the file and the dotted field path."""
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        self.message = message
+        self.source = source
+        super().__init__(f"{source}: {message}" if source else message)
+
+
+# ------------------------------------------------------------------- loading
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-5`` as a float (YAML 1.1 needs ``1.0e-5``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+][0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read, decode and validate a config file; raise ``ConfigError`` naming it."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", source) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source) from None
+    return parse_config(text, source)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"YAML syntax error: {where}{problem}", source) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping of sections at the top level, got {_show(raw)}",
+                          source)
+    try:
+        cfg = msgspec.convert(raw, Config, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(str(exc), raw), source) from None
+    problem = validate(cfg)
+    if problem:
+        raise ConfigError(problem, source)
+    return cfg
+
+
+def default_config() -> Config:
+    return Config()
+
+
+def dump_config(cfg: Config) -> str:
+    """The config as YAML that ``load_config`` reads back to an equal value."""
+    return yaml.safe_dump(msgspec.to_builtins(cfg), sort_keys=False, default_flow_style=False)
+
+
+# ---------------------------------------------------------- cross-field checks
+
+def _host_cpus() -> set[int]:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return set(range(os.cpu_count() or 1))
+
+
+def validate(cfg: Config) -> str | None:
+    """Cross-field checks msgspec cannot express; the first problem, or None."""
+    ids = [i.id for i in cfg.instruments]
+    if not ids:
+        return "instruments: expected at least one instrument, got an empty list"
+    seen: set[str] = set()
+    for n, inst in enumerate(cfg.instruments):
+        if inst.id in seen:
+            return f"instruments[{n}].id: duplicate instrument id {inst.id!r}"
+        seen.add(inst.id)
+        if inst.shard is not None and inst.shard >= cfg.workers.count:
+            return (f"instruments[{n}].shard: expected a shard id < workers.count "
+                    f"({cfg.workers.count}), got {inst.shard}")
+        if inst.inverse and inst.contract_multiplier == 1.0:
+            return (f"instruments[{n}].contract_multiplier: an inverse contract needs its USD "
+                    f"value per contract (e.g. 100), got 1.0")
+    for field_name in ("tick_size", "lot_size", "base_qty"):
+        for n, inst in enumerate(cfg.instruments):
+            if not math.isfinite(getattr(inst, field_name)):
+                return f"instruments[{n}].{field_name}: expected a finite number > 0"
+    da = cfg.dynamic_allocator
+    if not da.min_weight <= 1.0 <= da.max_weight:
+        return ("dynamic_allocator: expected min_weight <= 1 <= max_weight, got "
+                f"min_weight={da.min_weight}, max_weight={da.max_weight}")
+    host = _host_cpus()
+    if cfg.md.cpu is not None and cfg.md.cpu not in host:
+        return f"md.cpu: expected one of this host's CPUs {sorted(host)}, got {cfg.md.cpu}"
+    if cfg.workers.cpus is not None:
+        if len(cfg.workers.cpus) != cfg.workers.count:
+            return (f"workers.cpus: expected one CPU per worker ({cfg.workers.count}), "
+                    f"got {len(cfg.workers.cpus)}")
+        for n, cpu in enumerate(cfg.workers.cpus):
+            if cpu not in host:
+                return (f"workers.cpus[{n}]: expected one of this host's CPUs {sorted(host)}, "
+                        f"got {cpu}")
+    for n, shard in enumerate(cfg.pipeline.canary_shards):
+        if not 0 <= shard < cfg.workers.count:
+            return (f"pipeline.canary_shards[{n}]: expected a shard id in "
+                    f"[0, {cfg.workers.count - 1}], got {shard}")
+    for n, inst_id in enumerate(cfg.guards.blacklist):
+        if inst_id not in seen:
+            return f"guards.blacklist[{n}]: {inst_id!r} is not in instruments"
+    if cfg.feed.kind == "replay" and not cfg.feed.paths:
+        return "feed.paths: expected at least one recording for feed.kind=replay, got []"
+    if cfg.metrics.port and not cfg.metrics.listen:
+        return "metrics.listen: expected an address, got an empty string"
+    return None
+
+
+# ------------------------------------------------------------- error messages
+
+_AT = re.compile(r"^(?P<msg>.*) - at `\$(?P<path>[^`]*)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>[^`]*)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<key>[^`]*)`$")
+
+
+def _split_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for m in re.finditer(r"\.([^.\[]+)|\[(\d+)\]|\[(?:'|\")?([^\]'\"]*)(?:'|\")?\]", path):
+        if m.group(1) is not None:
+            parts.append(m.group(1))
+        elif m.group(2) is not None:
+            parts.append(int(m.group(2)))
+        else:
+            parts.append(m.group(3))
+    return parts
+
+
+def _dotted(parts: list[str | int]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out
+
+
+def _value_at(raw: Any, parts: list[str | int]) -> Any:
+    for p in parts:
+        try:
+            raw = raw[p]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return raw
+
+
+def _type_at(parts: list[str | int]) -> msgspec.inspect.Type:
+    t: msgspec.inspect.Type = msgspec.inspect.type_info(Config)
+    for p in parts:
+        while isinstance(t, msgspec.inspect.Metadata):
+            t = t.type
+        if isinstance(t, msgspec.inspect.UnionType):
+            t = next((u for u in t.types if not isinstance(u, msgspec.inspect.NoneType)), t)
+        if isinstance(t, msgspec.inspect.StructType) and isinstance(p, str):
+            t = next(f.type for f in t.fields if f.name == p)
+        elif isinstance(t, msgspec.inspect.ListType | msgspec.inspect.DictType):
+            t = t.item_type if isinstance(t, msgspec.inspect.ListType) else t.value_type
+    return t
+
+
+def _describe(t: msgspec.inspect.Type) -> str:
+    """'a number >= 1.0', 'one of "a", "b"', 'a mapping', ... for an inspect type."""
+    ins = msgspec.inspect
+    if isinstance(t, ins.Metadata):
+        return _describe(t.type)
+    if isinstance(t, ins.UnionType):
+        parts = [_describe(u) for u in t.types if not isinstance(u, ins.NoneType)]
+        has_null = any(isinstance(u, ins.NoneType) for u in t.types)
+        return " or ".join(parts + (["null"] if has_null else []))
+    limits = ""
+    for attr, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        v = getattr(t, attr, None)
+        if v is not None:
+            limits += f"{' and' if limits else ''} {op} {v}"
+    if isinstance(t, ins.FloatType):
+        return "a number" + limits
+    if isinstance(t, ins.IntType):
+        return "an integer" + limits
+    if isinstance(t, ins.BoolType):
+        return "true or false"
+    if isinstance(t, ins.StrType):
+        return "a string" + (f" matching {t.pattern}" if t.pattern else "")
+    if isinstance(t, ins.LiteralType):
+        return "one of " + ", ".join(f'"{v}"' for v in t.values)
+    if isinstance(t, ins.ListType):
+        return f"a list of {_describe(t.item_type).removeprefix('a ').removeprefix('an ')}s"
+    if isinstance(t, ins.DictType | ins.StructType):
+        return "a mapping"
+    return type(t).__name__
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _explain(message: str, raw: Any) -> str:
+    m = _AT.match(message)
+    parts = _split_path(m.group("path")) if m else []
+    detail = m.group("msg") if m else message
+    unknown = _UNKNOWN.match(detail)
+    if unknown:
+        key = unknown.group("key")
+        t = _type_at(parts)
+        while isinstance(t, msgspec.inspect.Metadata):
+            t = t.type
+        known = ", ".join(f.name for f in getattr(t, "fields", ()))
+        return f"{_dotted([*parts, key])}: unknown key (expected one of: {known})"
+    missing = _MISSING.match(detail)
+    if missing:
+        return f"{_dotted([*parts, missing.group('key')])}: required field is missing"
+    where = _dotted(parts) or "(top level)"
+    expected = _describe(_type_at(parts))
+    return f"{where}: expected {expected}, got {_show(_value_at(raw, parts))}"
+
+
+# ------------------------------------------------------------------- sharding
+
+def shard_of(inst: Instrument, shard_count: int) -> int:
+    """Stable shard of an instrument: explicit in config, else crc32 of its id."""
+    if inst.shard is not None:
+        return inst.shard
+    return zlib.crc32(inst.id.encode()) % shard_count
+
+
+def shard_modes(cfg: Config) -> list[str]:
+    """Effective mode of every shard: legacy/shadow/pipeline after canary rules."""
+    n = cfg.workers.count
+    p = cfg.pipeline
+    if not p.enabled:
+        return ["legacy"] * n
+    canary = set(p.canary_shards) | set(range(math.ceil(n * p.canary_percent / 100.0)))
+    return ["pipeline" if s in canary else p.mode for s in range(n)]
+
+
+# ------------------------------------------------------------------ reloading
+
+#: Top-level sections and fields a SIGHUP may change without a restart.
+RELOADABLE = (
+    "pipeline", "stage_budgets", "spread", "guards", "inventory", "queue",
+    "symbol_scoreboard", "dynamic_allocator",
+)
+
+
+class ConfigDiff(msgspec.Struct, frozen=True):
+    reloadable: list[str]
+    restart_only: list[str]
+
+    @property
+    def needs_restart(self) -> bool:
+        return bool(self.restart_only)
+
+
+def _leaf_diff(a: Any, b: Any, prefix: str, out: list[str]) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            _leaf_diff(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key), out)
+    elif a != b:
+        out.append(prefix)
+
+
+def diff_configs(old: Config, new: Config) -> ConfigDiff:
+    """Dotted paths of every changed field, split into reloadable and restart-only."""
+    changed: list[str] = []
+    _leaf_diff(msgspec.to_builtins(old), msgspec.to_builtins(new), "", changed)
+    reloadable = [c for c in changed if c.split(".", 1)[0] in RELOADABLE]
+    restart = [c for c in changed if c.split(".", 1)[0] not in RELOADABLE]
+    return ConfigDiff(reloadable=reloadable, restart_only=restart)

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from quotepipe.config import (
+    Config,
+    ConfigError,
+    default_config,
+    diff_configs,
+    dump_config,
+    load_config,
+    parse_config,
+    shard_modes,
+    shard_of,
+)
+from tests.conftest import run_cli
+
+
+def write(tmp_path, text: str):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_default_round_trips_and_passes_check_config(tmp_path):
+    cfg = default_config()
+    text = dump_config(cfg)
+    assert parse_config(text) == cfg
+    out = run_cli("config", "default")
+    assert out.returncode == 0
+    path = write(tmp_path, out.stdout)
+    assert load_config(path) == cfg
+    check = run_cli("check-config", str(path))
+    assert check.returncode == 0, check.stderr
+    assert "config OK" in check.stdout
+    assert "binance-coinm:BTCUSD_PERP" in check.stdout
+
+
+def test_default_instruments_match_the_shared_data_readme():
+    by_id = {i.id: i for i in default_config().instruments}
+    expected = {
+        "binance-spot:BTCUSDT": (0.01, 0.00001, False, 1.0),
+        "binance-spot:ETHUSDT": (0.01, 0.0001, False, 1.0),
+        "binance-usdm:BTCUSDT": (0.1, 0.001, False, 1.0),
+        "binance-usdm:ETHUSDT": (0.01, 0.001, False, 1.0),
+        "binance-coinm:BTCUSD_PERP": (0.1, 1.0, True, 100.0),
+        "binance-coinm:ETHUSD_PERP": (0.01, 1.0, True, 10.0),
+    }
+    assert set(by_id) == set(expected)
+    for iid, (tick, lot, inverse, mult) in expected.items():
+        inst = by_id[iid]
+        assert (inst.tick_size, inst.lot_size, inst.inverse, inst.contract_multiplier) == (
+            tick, lot, inverse, mult)
+
+
+def test_partial_file_takes_every_other_default(tmp_path):
+    cfg = load_config(write(tmp_path, "pipeline: {enabled: false}\n"))
+    assert cfg.pipeline.enabled is False
+    assert msgspec.structs.replace(cfg, pipeline=Config().pipeline) == Config()
+    assert shard_modes(cfg) == ["legacy"]
+
+
+def test_every_field_has_a_description():
+    def walk(t, path):
+        for f in t.fields:
+            ft = f.type
+            assert isinstance(ft, msgspec.inspect.Metadata), f"{path}{f.name} lacks Meta"
+            assert (ft.extra_json_schema or {}).get("description"), f"{path}{f.name}"
+            inner = ft.type
+            if isinstance(inner, msgspec.inspect.StructType):
+                walk(inner, f"{path}{f.name}.")
+    walk(msgspec.inspect.type_info(Config), "")
+
+
+def test_scientific_floats_are_numbers(tmp_path):
+    cfg = load_config(write(tmp_path, "instruments:\n- {id: 'binance-spot:X', tick_size: 1e-2,"
+                                      " lot_size: 1e-5, base_qty: 1}\n"))
+    assert cfg.instruments[0].lot_size == 1e-5
+
+
+BAD = [
+    ("wrong type", "dynamic_allocator: {max_weight: high}",
+     'dynamic_allocator.max_weight: expected a number >= 1, got "high"'),
+    ("unknown key", "spread: {modle: fixed}", "spread.modle: unknown key"),
+    ("unknown section", "sprad: {}", "sprad: unknown key"),
+    ("out of range", "feed: {speed: -2}", "feed.speed: expected a number >= 0, got -2"),
+    ("bad enum", "spread: {model: magic}", 'spread.model: expected one of'),
+    ("cross-field weights", "dynamic_allocator: {min_weight: 1.0, max_weight: 1.0}\n"
+     "pipeline: {canary_shards: [1]}", "pipeline.canary_shards[0]: expected a shard id"),
+    ("zero tick", "instruments: [{id: 'binance-spot:X', tick_size: 0, lot_size: 1, base_qty: 1}]",
+     "instruments[0].tick_size: expected a number > 0, got 0"),
+    ("missing cpu", "workers: {cpus: [4096]}", "workers.cpus[0]: expected one of this host's CPUs"),
+    ("missing md cpu", "md: {cpu: 4096}", "md.cpu: expected one of this host's CPUs"),
+    ("workers >= 1", "workers: {count: 0}", "workers.count: expected an integer >= 1"),
+    ("budget > 0", "stage_budgets: {emit_us: 0}", "stage_budgets.emit_us: expected a number > 0"),
+    ("explicit shard", "instruments: [{id: 'binance-spot:X', tick_size: 1, lot_size: 1, "
+     "base_qty: 1, shard: 2}]", "instruments[0].shard: expected a shard id < workers.count"),
+    ("duplicate id", "instruments: [{id: 'binance-spot:X', tick_size: 1, lot_size: 1, base_qty: 1},"
+     " {id: 'binance-spot:X', tick_size: 1, lot_size: 1, base_qty: 1}]", "duplicate instrument"),
+    ("missing field", "instruments: [{id: 'binance-spot:X', tick_size: 1, lot_size: 1}]",
+     "instruments[0].base_qty: required field is missing"),
+    ("yaml syntax", "spread: {model: [fixed\n", "YAML syntax error: line"),
+    ("top level list", "- 1\n", "expected a mapping of sections"),
+    ("blacklist id", "guards: {blacklist: ['binance-spot:NOPE']}", "guards.blacklist[0]"),
+]
+
+
+@pytest.mark.parametrize("name,text,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_is_refused_with_its_path(tmp_path, name, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("name,text,message", [BAD[0], BAD[1], BAD[3], BAD[5], BAD[14]],
+                         ids=["wrong type", "unknown key", "out of range", "cross-field", "yaml"])
+def test_check_config_exits_2_naming_the_field(tmp_path, name, text, message):
+    path = write(tmp_path, text)
+    out = run_cli("check-config", str(path))
+    assert out.returncode == 2
+    assert message in out.stderr and str(path) in out.stderr
+    assert out.stdout == ""
+
+
+def test_check_config_missing_file_exits_2(tmp_path):
+    out = run_cli("check-config", str(tmp_path / "nope.yaml"))
+    assert out.returncode == 2
+    assert "nope.yaml: file not found" in out.stderr
+
+
+def test_min_weight_above_one_is_refused():
+    with pytest.raises(ConfigError, match=r"dynamic_allocator.min_weight: expected a number > 0 "
+                                          r"and <= 1, got 1.5"):
+        parse_config("dynamic_allocator: {min_weight: 1.5}")
+
+
+def test_diff_tells_reloadable_from_restart_only():
+    old = default_config()
+    new = parse_config("pipeline: {mode: shadow, canary_percent: 50}\n"
+                       "spread: {vol_mult: 2.0}\nguards: {stale_ms: 100}\n"
+                       "dynamic_allocator: {temperature: 0.5}\n"
+                       "symbol_scoreboard: {alpha: 0.1}\n")
+    d = diff_configs(old, new)
+    assert set(d.reloadable) == {"pipeline.mode", "pipeline.canary_percent", "spread.vol_mult",
+                                 "guards.stale_ms", "dynamic_allocator.temperature",
+                                 "symbol_scoreboard.alpha"}
+    assert d.restart_only == [] and not d.needs_restart
+
+    new2 = parse_config("instance: {name: other}\nworkers: {count: 2, cpus: [0, 1]}\n"
+                        "instruments: [{id: 'binance-spot:X', tick_size: 1, lot_size: 1,"
+                        " base_qty: 1}]\nspread: {model: fixed}\n")
+    d2 = diff_configs(old, new2)
+    assert set(d2.restart_only) == {"instance.name", "workers.count", "workers.cpus", "instruments"}
+    assert d2.reloadable == ["spread.model"] and d2.needs_restart
+    assert diff_configs(old, old) == diff_configs(new, new)
+    assert not diff_configs(old, old).reloadable
+
+
+def test_shards_are_stable_and_canary_applies():
+    cfg = parse_config("workers: {count: 4}\npipeline: {mode: legacy, canary_shards: [3],"
+                       " canary_percent: 25}\n")
+    assert shard_modes(cfg) == ["pipeline", "legacy", "legacy", "pipeline"]
+    first = [shard_of(i, 4) for i in cfg.instruments]
+    assert first == [shard_of(i, 4) for i in parse_config(dump_config(cfg)).instruments]
+    assert all(0 <= s < 4 for s in first)
+    assert len(set(first)) > 1  # six ids spread over several shards
