@@ -1,0 +1,41 @@
+"""Shared helpers of the benchmark scripts: argument parsing, JSON output, host facts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
+    return p
+
+
+def data_files() -> list[Path]:
+    env = os.environ.get("QUOTEPIPE_DATA")
+    root = Path(env) if env else REPO.parent / "shared" / "data"
+    files = sorted(root.rglob("*.gz")) if root.is_dir() else []
+    if not files:
+        sys.exit(f"no recordings under {root}: set QUOTEPIPE_DATA")
+    return files
+
+
+def host() -> dict[str, Any]:
+    return {"python": platform.python_version(), "machine": platform.machine(),
+            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+
+
+def emit(figures: dict[str, Any], json_path: str | None, lines: list[str]) -> None:
+    for line in lines:
+        print(line)
+    if json_path:
+        Path(json_path).write_text(json.dumps({**figures, "host": host()}, indent=2) + "\n")
+        print(f"wrote {json_path}")

@@ -1,0 +1,91 @@
+"""Seqlock-protected fixed-size records: one writer, any number of readers.
+
+Each slot starts with a sequence word: 0 = never written, odd = being
+written, even = stable. The word is only ever written with one aligned 8-byte
+store through ``memoryview.cast("Q")`` (``struct.pack_into`` writes byte by byte
+and lets torn records through). Slots are 128-byte aligned, so two slots never
+share a cache line. Readers copy the slot, then re-check the sequence; a bounded
+spin gives up rather than wait on a writer that died mid-write.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from quotepipe.shm.segment import HEADER_SIZE, Segment, align
+
+READ_SPIN = 64
+
+
+class SeqlockTable:
+    """``n_slots`` records of ``payload`` in ``segment``'s body at ``offset``.
+
+    ``stride`` lets a shorter ``payload`` decode just the head of longer slots.
+    """
+
+    def __init__(self, segment: Segment, n_slots: int, payload: struct.Struct, offset: int = 0,
+                 stride: int | None = None) -> None:
+        self.n_slots = n_slots
+        self.payload = payload
+        self.stride = stride or align(8 + payload.size)
+        self._mm = segment.mm
+        self._words = segment.buf.cast("Q")
+        self._unpack = payload.unpack_from
+        self._pack = payload.pack_into
+        self._size = payload.size
+        base = HEADER_SIZE + offset
+        # per slot: (sequence word index, payload start, payload end) in the mapping
+        self._slots = [((base + s * self.stride) // 8, base + s * self.stride + 8,
+                        base + s * self.stride + 8 + payload.size) for s in range(n_slots)]
+
+    @staticmethod
+    def size_for(n_slots: int, payload: struct.Struct) -> int:
+        return n_slots * align(8 + payload.size)
+
+    def write(self, slot: int, *fields: object) -> None:
+        """Publish a record (single writer per table)."""
+        q = self._words
+        i, off, _ = self._slots[slot]
+        seq = q[i] | 1  # odd; also right after a writer died mid-write
+        q[i] = seq
+        self._pack(self._mm, off, *fields)
+        q[i] = seq + 1
+
+    def sequence(self, slot: int) -> int:
+        return self._words[self._slots[slot][0]]
+
+    def read(self, slot: int) -> tuple | None:
+        """A consistent decoded record, or None (never written, or writer stuck)."""
+        q = self._words
+        i, off, _ = self._slots[slot]
+        s1 = q[i]
+        if s1 and not s1 & 1:
+            rec = self._unpack(self._mm, off)
+            if q[i] == s1:
+                return rec
+        return self._retry(slot, decode=True)
+
+    def read_bytes(self, slot: int) -> bytes | None:
+        """A consistent raw copy of the payload: decode it after the lock, not under it."""
+        q = self._words
+        i, off, end = self._slots[slot]
+        s1 = q[i]
+        if s1 and not s1 & 1:
+            raw = self._mm[off:end]
+            if q[i] == s1:
+                return raw
+        return self._retry(slot, decode=False)
+
+    def _retry(self, slot: int, decode: bool) -> tuple | bytes | None:
+        q = self._words
+        i, off, end = self._slots[slot]
+        for _ in range(READ_SPIN):
+            s1 = q[i]
+            if s1 == 0:
+                return None
+            if s1 & 1:
+                continue
+            rec = self._unpack(self._mm, off) if decode else self._mm[off:end]
+            if q[i] == s1:
+                return rec
+        return None
