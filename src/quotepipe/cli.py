@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -45,6 +46,21 @@ def cmd_config_default(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_data_inspect(args: argparse.Namespace) -> int:
+    from quotepipe.marketdata.inspect import format_table, inspect_recordings
+
+    try:
+        report = inspect_recordings(args.paths, args.venue)
+    except FileNotFoundError as exc:
+        print(f"quotepipe: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_table(report))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quotepipe",
@@ -60,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
     d = config_sub.add_parser("default", help="print the embedded default config as YAML")
     d.set_defaults(func=cmd_config_default)
+
+    p = sub.add_parser("data", help="market-data recordings")
+    data_sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    d = data_sub.add_parser("inspect", help="per-instrument message counts, times and book mode")
+    d.add_argument("paths", nargs="+", metavar="PATH", help="recordings (gzip or plain)")
+    d.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    d.add_argument("--venue", default="auto",
+                   choices=["auto", "binance-spot", "binance-usdm", "binance-coinm"],
+                   help="venue of the recordings (default: recognise it)")
+    d.set_defaults(func=cmd_data_inspect)
 
     return parser
 

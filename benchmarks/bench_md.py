@@ -1,0 +1,116 @@
+"""Market-data decode + book update throughput over the shared recordings, on one core,
+against the same pipeline decoding with the standard ``json`` module.
+
+    python benchmarks/bench_md.py [--json PATH] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+from pathlib import Path
+
+from quotepipe.marketdata.book import BookSet
+from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
+from quotepipe.marketdata.recording import merge, open_recordings
+
+from _common import data_files, emit, parser
+
+
+def quotepipe_pass(paths: list[Path]) -> tuple[int, float]:
+    readers = open_recordings(paths)
+    books = BookSet(_ids(paths))
+    n = 0
+    t0 = time.perf_counter()
+    for _, _, _, ev in merge(readers):
+        books.apply(ev)
+        n += 1
+    return n, time.perf_counter() - t0
+
+
+_IDS: list[str] = []
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    if not _IDS:
+        for r in open_recordings(paths):
+            for _ in r:
+                break
+            _IDS.extend(r.instruments)
+    return _IDS
+
+
+def _json_events(path: Path, index: int):
+    """The reference decoder: ``json.loads`` and Python conversions, same events."""
+    venue = None
+    inst_of_file = None
+    with gzip.open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            sp = line.find(b" ")
+            ns = int(line[:sp])
+            obj = json.loads(line[sp + 1:])
+            stream = obj.get("stream")
+            if stream is None:
+                yield ns, index, lineno, SnapshotEvent(
+                    ns, inst_of_file, obj["lastUpdateId"],
+                    [(float(p), float(q)) for p, q in obj["bids"]],
+                    [(float(p), float(q)) for p, q in obj["asks"]], obj.get("E", 0) * 1_000_000)
+                continue
+            d = obj["data"]
+            kind = stream.split("@", 1)[1]
+            if venue is None:
+                venue = ("binance-coinm" if "ps" in d else
+                         "binance-usdm" if ("pu" in d or "E" in d and kind == "bookTicker"
+                                            or "X" in d) else "binance-spot")
+            inst = inst_of_file = f"{venue}:{d['s']}"
+            if kind == "bookTicker":
+                ev = BookTickerEvent(ns, inst, d["u"], float(d["b"]), float(d["B"]), float(d["a"]),
+                                     float(d["A"]), d.get("E", 0) * 1_000_000)
+            elif kind.startswith("depth"):
+                ev = DepthEvent(ns, inst, d["U"], d["u"], d.get("pu", -1),
+                                [(float(p), float(q)) for p, q in d["b"]],
+                                [(float(p), float(q)) for p, q in d["a"]], d["E"] * 1_000_000)
+            else:
+                ev = TradeEvent(ns, inst, float(d["p"]), float(d["q"]), -1 if d["m"] else 1,
+                                d["T"] * 1_000_000, d["t"])
+            yield ns, index, lineno, ev
+
+
+def json_pass(paths: list[Path]) -> tuple[int, float]:
+    import heapq
+    books = BookSet(_ids(paths))
+    n = 0
+    t0 = time.perf_counter()
+    for _, _, _, ev in heapq.merge(*[_json_events(p, i) for i, p in enumerate(paths)]):
+        books.apply(ev)
+        n += 1
+    return n, time.perf_counter() - t0
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=3, help="passes of each; the best is kept")
+    args = p.parse_args()
+    paths = data_files()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
+    _ids(paths)
+    ours = [quotepipe_pass(paths) for _ in range(args.repeat)]
+    ref = [json_pass(paths) for _ in range(args.repeat)]
+    n, best = ours[0][0], min(t for _, t in ours)
+    n_ref, best_ref = ref[0][0], min(t for _, t in ref)
+    assert n == n_ref, (n, n_ref)
+    figures = {"messages": n, "msgs_per_s": n / best, "json_module_msgs_per_s": n_ref / best_ref}
+    figures["ratio_vs_json"] = figures["msgs_per_s"] / figures["json_module_msgs_per_s"]
+    emit(figures, args.json, [
+        f"{n} messages from {len(paths)} recordings (read, gunzip, decode, merge, book update)",
+        f"quotepipe (msgspec): {figures['msgs_per_s'] / 1e3:.0f} k msgs/s",
+        f"json module        : {figures['json_module_msgs_per_s'] / 1e3:.0f} k msgs/s",
+        f"ratio              : {figures['ratio_vs_json']:.2f}x",
+    ])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""An L2 order book per instrument under Binance's sequencing rules, with L1 from bookTicker.
+
+Depth diffs received before the REST snapshot are buffered (the bridging diff
+often arrives first). On the snapshot, stale diffs are dropped and the first
+applied one must straddle ``lastUpdateId`` (spot: ``U <= id+1 <= u``; futures:
+``U <= id <= u``); after that every diff must follow the previous one (spot:
+``U == prev u + 1``; futures: ``pu == prev u``). A gap clears L2 and marks the
+book RESYNCING until a new snapshot; bookTicker keeps L1 current throughout. A
+recording with no snapshot runs L1-only, with one warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from bisect import bisect_left, insort
+from collections import deque
+
+from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, Level, SnapshotEvent
+from quotepipe.shm.snapshots import LEVELS, BookState
+
+log = logging.getLogger(__name__)
+
+BUFFER_DIFFS = 5000        # diffs kept while waiting for a snapshot
+L1_ONLY_WARN_DIFFS = 1000  # diffs without any snapshot before warning "L1-only" ...
+L1_ONLY_WARN_NS = 5_000_000_000  # ... or this much receive time since the first one
+_NO_LEVELS = (0.0,) * (4 * LEVELS)
+
+
+class _Side:
+    """Price -> quantity with the prices kept sorted ascending."""
+
+    __slots__ = ("qty", "prices")
+
+    def __init__(self) -> None:
+        self.qty: dict[float, float] = {}
+        self.prices: list[float] = []
+
+    def clear(self) -> None:
+        self.qty.clear()
+        self.prices.clear()
+
+    def seed(self, levels: list[Level]) -> None:
+        self.qty = {p: q for p, q in levels if q > 0}
+        self.prices = sorted(self.qty)
+
+    def apply(self, levels: list[Level]) -> None:
+        qty = self.qty
+        prices = self.prices
+        for p, q in levels:
+            if q > 0:
+                if p not in qty:
+                    insort(prices, p)
+                qty[p] = q
+            elif p in qty:
+                del qty[p]
+                del prices[bisect_left(prices, p)]
+
+
+class OrderBook:
+    def __init__(self, inst: str, futures: bool) -> None:
+        self.inst = inst
+        self.futures = futures
+        self.bids = _Side()
+        self.asks = _Side()
+        self.state = BookState.EMPTY
+        self.last_id = -1          # u of the last applied diff (or the snapshot id)
+        self._synced = False       # first diff after the snapshot applied
+        self._buffer: deque[DepthEvent] = deque(maxlen=BUFFER_DIFFS)
+        self._diffs_without_snapshot = 0
+        self._first_diff_ns = -1
+        self._warned_l1_only = False
+        # L1 from bookTicker
+        self.bt_id = -1
+        self.bt = (0.0, 0.0, 0.0, 0.0)
+        # counters
+        self.resyncs = 0
+        self.crossed = 0
+        self.applied = 0
+        self.stale_dropped = 0
+        self.snapshots = 0
+
+    # ------------------------------------------------------------- updates
+    def on_book_ticker(self, ev: BookTickerEvent) -> None:
+        if ev.update_id >= self.bt_id:
+            self.bt_id = ev.update_id
+            self.bt = (ev.bid_px, ev.bid_qty, ev.ask_px, ev.ask_qty)
+        if self.state is BookState.EMPTY:
+            self.state = BookState.L1_ONLY
+        if ev.bid_px >= ev.ask_px > 0:
+            self.crossed += 1
+
+    def on_snapshot(self, ev: SnapshotEvent) -> None:
+        self.snapshots += 1
+        self.bids.seed(ev.bids)
+        self.asks.seed(ev.asks)
+        self.last_id = ev.last_update_id
+        self._synced = False
+        self.state = BookState.RESYNCING  # until a diff bridges the snapshot
+        buffered = list(self._buffer)
+        self._buffer.clear()
+        for diff in buffered:
+            self._apply(diff)
+
+    def on_depth(self, ev: DepthEvent) -> bool:
+        """Apply a diff; True when the L2 book changed."""
+        if self.snapshots == 0:
+            self._buffer.append(ev)
+            self._diffs_without_snapshot += 1
+            if self._first_diff_ns < 0:
+                self._first_diff_ns = ev.recv_ns
+            if not self._warned_l1_only and (
+                    self._diffs_without_snapshot >= L1_ONLY_WARN_DIFFS
+                    or ev.recv_ns - self._first_diff_ns >= L1_ONLY_WARN_NS):
+                self._warned_l1_only = True
+                log.warning("%s: %d depth diffs and no depth snapshot: running L1-only (bookTicker) "
+                            "until a snapshot arrives", self.inst, self._diffs_without_snapshot)
+            if self.state is BookState.EMPTY:
+                self.state = BookState.L1_ONLY
+            return False
+        if self.state is BookState.RESYNCING and not self._synced and self.last_id < 0:
+            self._buffer.append(ev)  # gap: wait for the next snapshot
+            return False
+        return self._apply(ev)
+
+    def _apply(self, ev: DepthEvent) -> bool:
+        lid = self.last_id
+        if not self._synced:
+            if (ev.last_id < lid) if self.futures else (ev.last_id <= lid):
+                self.stale_dropped += 1
+                return False
+            bridge = lid if self.futures else lid + 1
+            if not ev.first_id <= bridge <= ev.last_id:
+                self._gap(ev)
+                return False
+            self._synced = True
+            self.state = BookState.VALID
+        elif (ev.prev_id != lid) if self.futures else (ev.first_id != lid + 1):
+            self._gap(ev)
+            return False
+        self.bids.apply(ev.bids)
+        self.asks.apply(ev.asks)
+        self.last_id = ev.last_id
+        self.applied += 1
+        bp, ap = self.bids.prices, self.asks.prices
+        if bp and ap and bp[-1] >= ap[0]:
+            self.crossed += 1
+        return True
+
+    def _gap(self, ev: DepthEvent) -> None:
+        self.resyncs += 1
+        self.bids.clear()
+        self.asks.clear()
+        self._synced = False
+        self.last_id = -1
+        self.state = BookState.RESYNCING
+        self._buffer.clear()
+        self._buffer.append(ev)
+
+    # -------------------------------------------------------------- reading
+    @property
+    def mode(self) -> str:
+        return "l2" if self.snapshots else "l1-only"
+
+    def l1(self) -> tuple[float, float, float, float, int]:
+        """Best bid px/qty, ask px/qty and update id from the freshest source."""
+        if self.state is BookState.VALID and self.last_id >= self.bt_id:
+            bp, ap = self.bids.prices, self.asks.prices
+            if bp and ap:
+                b, a = bp[-1], ap[0]
+                return b, self.bids.qty[b], a, self.asks.qty[a], self.last_id
+        return (*self.bt, self.bt_id)
+
+    def levels(self) -> tuple[float, ...]:
+        """Top levels: 5 bid px, 5 bid qty, 5 ask px, 5 ask qty (zeros where absent)."""
+        if self.state is not BookState.VALID:
+            bid, bid_qty, ask, ask_qty = self.bt
+            pad = (0.0,) * (LEVELS - 1)
+            return (bid, *pad, bid_qty, *pad, ask, *pad, ask_qty, *pad)
+        bq, aq = self.bids.qty, self.asks.qty
+        bpx = self.bids.prices[-1:-LEVELS - 1:-1]
+        apx = self.asks.prices[:LEVELS]
+        pad_b = (0.0,) * (LEVELS - len(bpx))
+        pad_a = (0.0,) * (LEVELS - len(apx))
+        return (*bpx, *pad_b, *[bq[p] for p in bpx], *pad_b,
+                *apx, *pad_a, *[aq[p] for p in apx], *pad_a)
+
+    def qty_at(self, side: int, price: float) -> float | None:
+        """Quantity resting at ``price`` (side +1 bid, -1 ask); None when L2 is not valid."""
+        if self.state is not BookState.VALID:
+            return None
+        return (self.bids if side > 0 else self.asks).qty.get(price, 0.0)
+
+
+class BookSet:
+    """Every configured instrument's book, last trade and update count.
+
+    The one place that turns events into snapshot records, shared by the
+    market-data process, ``quotepipe replay`` and ``quotepipe data inspect``.
+    """
+
+    def __init__(self, instrument_ids: list[str]) -> None:
+        self.ids = list(instrument_ids)
+        self.index = {iid: i for i, iid in enumerate(self.ids)}
+        self.books = [OrderBook(iid, futures=not iid.startswith("binance-spot:")) for iid in self.ids]
+        n = len(self.ids)
+        self.last_trade: list[tuple[float, float, int, int]] = [(0.0, 0.0, 0, 0)] * n
+        self.exch_ns = [0] * n
+        self.recv_ns = [0] * n
+        self.md_seq = [0] * n
+
+    def apply(self, ev: object) -> int:
+        """Apply one event; the instrument's index when its snapshot changed, else -1.
+
+        Raises ``KeyError`` for an instrument that is not configured.
+        """
+        i = self.index[ev.inst]  # type: ignore[attr-defined]
+        book = self.books[i]
+        t = type(ev)
+        if t is BookTickerEvent:
+            book.on_book_ticker(ev)  # type: ignore[arg-type]
+            if ev.exch_ns:  # type: ignore[attr-defined]
+                self.exch_ns[i] = ev.exch_ns  # type: ignore[attr-defined]
+        elif t is DepthEvent:
+            if not book.on_depth(ev):  # type: ignore[arg-type]
+                return -1
+            self.exch_ns[i] = ev.exch_ns  # type: ignore[attr-defined]
+        elif t is SnapshotEvent:
+            book.on_snapshot(ev)  # type: ignore[arg-type]
+        else:  # TradeEvent
+            self.last_trade[i] = (ev.price, ev.qty, ev.side, ev.trade_ns)  # type: ignore[attr-defined]
+            self.exch_ns[i] = ev.trade_ns  # type: ignore[attr-defined]
+        self.recv_ns[i] = ev.recv_ns  # type: ignore[attr-defined]
+        self.md_seq[i] += 1
+        return i
+
+    def l1_record(self, i: int, publish_ns: int) -> tuple:
+        """The 14 L1 fields of the snapshot table for instrument ``i``."""
+        book = self.books[i]
+        bid, bid_qty, ask, ask_qty, update_id = book.l1()
+        px, qty, side, trade_ns = self.last_trade[i]
+        return (bid, bid_qty, ask, ask_qty, px, qty, side, trade_ns, self.exch_ns[i],
+                self.recv_ns[i], publish_ns, int(book.state), max(update_id, 0), self.md_seq[i])

@@ -1,0 +1,123 @@
+"""The market-data process: reads the feed, keeps the books, publishes snapshots.
+
+Pinned to its own core. For every update it writes the instrument's snapshot
+into the snapshot table (stamped with receive and publish times) and announces
+it on the ring of the worker shard that owns the instrument; trades also go on
+the trades ring for the venue and the scoreboard. Replays are paced at the
+recorded speed times ``feed.speed`` (0: as fast as possible); the synthetic
+feed at its event-time rate times the same factor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from quotepipe.config import Config, shard_of
+from quotepipe.marketdata.book import BookSet
+from quotepipe.marketdata.feed import Feed, UnknownInstrument
+from quotepipe.marketdata.messages import TradeEvent
+from quotepipe.shm.catalog import MD_STATS, Attached
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_NS = 50_000_000
+SPIN_BELOW_S = 0.0002  # shorter waits spin; longer ones sleep
+
+
+def pin_to(cpu: int | None) -> None:
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+class MarketDataProcess:
+    def __init__(self, cfg: Config, proc_slot: int, cpu: int | None = None,
+                 paths: list[str] | None = None) -> None:
+        self.cfg = cfg
+        self.proc_slot = proc_slot
+        self.cpu = cpu
+        shm = Attached(cfg)
+        self.control = shm.control()
+        self.table = shm.snapshots(writable=True)
+        n_shards = cfg.workers.count
+        self.rings = [shm.md_ring_writer(s) for s in range(n_shards)]
+        self.trades = shm.trade_ring_writer()
+        self.stats = shm.stats("stats.md", MD_STATS)
+        self.books = BookSet([i.id for i in cfg.instruments])
+        self.ring_of = [self.rings[shard_of(i, n_shards)] for i in cfg.instruments]
+        self.feed = Feed(cfg, paths)
+        self._kind_counter = {name: self.stats.counter_index(name)
+                              for name in ("book_ticker", "depth", "trade", "snapshot")}
+
+    def run(self) -> int:
+        pin_to(self.cpu)
+        speed = self.cfg.feed.speed
+        control = self.control
+        books = self.books
+        table_write = self.table.table.write
+        ring_of = self.ring_of
+        trades_write = self.trades.write
+        stats = self.stats
+        incr = stats.incr
+        published = stats.counter_index("published")
+        kind_index = {
+            "BookTickerEvent": self._kind_counter["book_ticker"],
+            "DepthEvent": self._kind_counter["depth"],
+            "TradeEvent": self._kind_counter["trade"],
+            "SnapshotEvent": self._kind_counter["snapshot"],
+        }
+        clock = time.monotonic_ns
+        next_beat = 0
+        t0_wall = t0_event = None
+        control.beat(self.proc_slot)
+        for ev in self.feed.events():
+            now = clock()
+            if t0_wall is None:
+                t0_wall, t0_event = now, ev.recv_ns
+            if speed > 0:
+                wait = (t0_wall + (ev.recv_ns - t0_event) / speed - now) / 1e9
+                if wait > SPIN_BELOW_S:
+                    time.sleep(wait - SPIN_BELOW_S / 2)
+                now = clock()
+            if now >= next_beat:
+                control.beat(self.proc_slot, now)
+                next_beat = now + HEARTBEAT_NS
+                if control.shutdown:
+                    return 0
+                self._sync_counters()
+                stats.set_gauge("event_lag_ms", 0.0 if speed <= 0 else
+                                (now - t0_wall - (ev.recv_ns - t0_event) / speed) / 1e6)
+            incr(kind_index[type(ev).__name__])
+            i = books.apply(ev)
+            if i < 0:
+                continue
+            publish_ns = clock()
+            table_write(i, *books.l1_record(i, publish_ns), *books.books[i].levels())
+            ring_of[i].write(i, books.md_seq[i], publish_ns, ev.recv_ns)
+            incr(published)
+            if type(ev) is TradeEvent:
+                trades_write(i, ev.price, ev.qty, ev.side, ev.trade_ns, ev.recv_ns)
+        self._sync_counters()
+        stats.set_gauge("feed_done", 1.0)
+        log.info("feed ended after %d updates; idling until shutdown", stats.counter("published"))
+        while not control.shutdown:  # keep beating: workers see the data go stale and pull quotes
+            control.beat(self.proc_slot)
+            time.sleep(0.05)
+        return 0
+
+    def _sync_counters(self) -> None:
+        s = self.stats
+        s.add("malformed", self.feed.malformed - s.counter("malformed"))
+        s.add("resyncs", sum(b.resyncs for b in self.books.books) - s.counter("resyncs"))
+        s.add("crossed", sum(b.crossed for b in self.books.books) - s.counter("crossed"))
+
+
+def run_market_data(cfg: Config, proc_slot: int, cpu: int | None = None) -> int:
+    """Process entry point (spawned by the supervisor). Exit 2: the recording does not
+    match the config (an instrument to add); the message says which."""
+    try:
+        return MarketDataProcess(cfg, proc_slot, cpu).run()
+    except (UnknownInstrument, FileNotFoundError) as exc:
+        log.error("market data: %s", exc)
+        return 2

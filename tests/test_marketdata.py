@@ -1,0 +1,317 @@
+"""Reading recordings, order books, the synthetic feed and ``quotepipe data inspect``."""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import json
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from quotepipe.config import default_config, parse_config
+from quotepipe.marketdata.book import BookSet, OrderBook
+from quotepipe.marketdata.feed import Feed, UnknownInstrument
+from quotepipe.marketdata.inspect import inspect_recordings
+from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
+from quotepipe.marketdata.recording import RecordingReader, merge, open_recordings, receive_ns
+from quotepipe.marketdata.synthetic import synthetic_events
+from quotepipe.shm.snapshots import BookState
+from tests.conftest import run_cli
+
+EXPECTED_IDS = {"binance-spot:BTCUSDT", "binance-spot:ETHUSDT", "binance-usdm:BTCUSDT",
+                "binance-usdm:ETHUSDT", "binance-coinm:BTCUSD_PERP", "binance-coinm:ETHUSD_PERP"}
+
+
+def independent_counts(path) -> Counter:
+    """Count kinds with the json module and plain string handling."""
+    c: Counter = Counter()
+    with gzip.open(path, "rt") as f:
+        for line in f:
+            obj = json.loads(line.split(" ", 1)[1])
+            if "lastUpdateId" in obj:
+                c["snapshot"] += 1
+                continue
+            kind = obj["stream"].split("@")[1]
+            c["depth" if kind.startswith("depth") else
+              "book_ticker" if kind == "bookTicker" else kind] += 1
+    return c
+
+
+# ------------------------------------------------------------------ real data
+
+@pytest.mark.realdata
+def test_counts_match_an_independent_count_and_ids_are_right(real_recordings):
+    seen_ids = set()
+    for path in real_recordings:
+        reader = RecordingReader(path)
+        events = list(reader)
+        assert reader.malformed == 0
+        assert len(reader.instruments) == 1
+        inst = reader.instruments[0]
+        seen_ids.add(inst)
+        ours = {kind: n for (i, kind), n in reader.counts.items() if i == inst}
+        assert ours == dict(independent_counts(path)), path.name
+        assert len(events) == sum(ours.values())
+        year = datetime.fromtimestamp(events[0][0] / 1e9, tz=UTC).year
+        assert year == 2024
+    assert seen_ids == EXPECTED_IDS
+
+
+@pytest.mark.realdata
+def test_l2_book_agrees_with_book_ticker(real_recordings):
+    rates = {}
+    for path in real_recordings:
+        events = [e[3] for e in RecordingReader(path)]
+        tickers = sorted((e.update_id, e.bid_px, e.ask_px) for e in events
+                         if type(e) is BookTickerEvent)
+        ids = [t[0] for t in tickers]
+        inst = events[0].inst
+        book = OrderBook(inst, futures=not inst.startswith("binance-spot:"))
+        agree = total = 0
+        for e in events:
+            if type(e) is DepthEvent:
+                if book.on_depth(e):
+                    k = bisect.bisect_right(ids, book.last_id) - 1
+                    if k >= 0:
+                        total += 1
+                        _, bid, ask = tickers[k]
+                        agree += book.bids.prices[-1] == bid and book.asks.prices[0] == ask
+            elif type(e) is SnapshotEvent:
+                book.on_snapshot(e)
+        assert book.state is BookState.VALID and book.mode == "l2"
+        assert total > 1000
+        rates[inst] = agree / total
+    print("best-level agreement with bookTicker:", {k: round(v, 4) for k, v in rates.items()})
+    assert min(rates.values()) >= 0.99
+
+
+@pytest.mark.realdata
+def test_merged_stream_is_ordered_and_deterministic(real_recordings):
+    def keys():
+        return [(ns, idx, ln) for ns, idx, ln, _ in merge(open_recordings(real_recordings[:3]))]
+    first = keys()
+    assert first == sorted(first)
+    assert first == keys()
+
+
+@pytest.mark.realdata
+def test_data_inspect_json(real_recordings):
+    out = run_cli("data", "inspect", "--json", *map(str, real_recordings))
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["files"] == len(real_recordings) and report["lines"] > 300_000
+    assert set(report["instruments"]) == EXPECTED_IDS
+    for entry in report["instruments"].values():
+        assert entry["mode"] == "l2" and entry["snapshot"] == 1 and entry["malformed"] == 0
+        assert entry["first"].startswith("2024-08-08T23:5") and entry["last"].startswith("2024-08-")
+        assert set(entry) == {"book_ticker", "depth", "trade", "snapshot", "malformed", "other",
+                              "first", "last", "resyncs", "crossed", "mode"}
+
+
+@pytest.mark.realdata
+def test_file_without_snapshot_runs_l1_only_with_a_warning(real_recordings, tmp_path, caplog):
+    source = next(p for p in real_recordings if p.name.startswith("cm_btc"))
+    with gzip.open(source, "rb") as f:
+        lines = [ln for _, ln in zip(range(4000), f, strict=False) if b"lastUpdateId" not in ln]
+    path = tmp_path / "nosnap.gz"
+    with gzip.open(path, "wb") as f:
+        f.writelines(lines)
+    cfg = default_config()
+    books = BookSet([i.id for i in cfg.instruments])
+    with caplog.at_level(logging.WARNING):
+        for ev in Feed(cfg, [str(path)]).events():
+            books.apply(ev)
+    i = books.index["binance-coinm:BTCUSD_PERP"]
+    warnings = [r.getMessage() for r in caplog.records if "L1-only" in r.getMessage()]
+    assert len(warnings) == 1 and "binance-coinm:BTCUSD_PERP" in warnings[0]
+    record = books.l1_record(i, 0)
+    assert record[11] == BookState.L1_ONLY and record[0] > 0 and record[2] > record[0]
+    assert inspect_recordings([str(path)])["instruments"]["binance-coinm:BTCUSD_PERP"]["mode"] == "l1-only"
+
+
+@pytest.mark.realdata
+def test_unknown_instrument_names_the_config_key(real_recordings):
+    cfg = parse_config("instruments: [{id: 'binance-spot:BTCUSDT', tick_size: 0.01, "
+                       "lot_size: 0.00001, base_qty: 0.001}]")
+    eth = next(p for p in real_recordings if p.name == "spot_ethusdt.gz")
+    with pytest.raises(UnknownInstrument, match=r"'binance-spot:ETHUSDT' is not in the config: "
+                                                r"add it under `instruments:`"):
+        list(Feed(cfg, [str(eth)]).events(limit=10))
+
+
+# ----------------------------------------------------------------- fixtures
+
+BT_SPOT = ('{"stream":"btcusdt@bookTicker","data":{"u":%d,"s":"BTCUSDT","b":"100.0","B":"1",'
+           '"a":"100.1","A":"2"}}')
+DEPTH_FUT = ('{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT",'
+             '"U":%d,"u":%d,"pu":%d,"b":[["100.0","%s"]],"a":[["100.2","1"]]}}')
+
+
+def test_microsecond_timestamps_read_as_the_right_year(tmp_path):
+    us = 1723161254087891  # 2024-08-08 in µs
+    path = tmp_path / "us.txt"
+    path.write_text("".join(f"{us + k} {BT_SPOT % (k + 1)}\n" for k in range(5)))
+    events = list(RecordingReader(path))
+    assert len(events) == 5
+    assert datetime.fromtimestamp(events[0][0] / 1e9, tz=UTC).year == 2024
+    assert events[0][0] == us * 1000
+    assert events[0][3].inst == "binance-spot:BTCUSDT"
+    assert receive_ns(1723161254087) == 1723161254087 * 10**6  # ms too
+    with pytest.raises(ValueError):
+        receive_ns(12345)
+
+
+def test_venue_recognition_and_bare_payloads(tmp_path):
+    lines = [
+        '1 {"stream":"btcusd_perp@bookTicker","data":{"u":1,"e":"bookTicker","s":"BTCUSD_PERP",'
+        '"ps":"BTCUSD","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}',
+        '2 {"stream":"ethusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"ETHUSDT","t":5,"p":"2",'
+        '"q":"1","X":"MARKET","m":false}}',
+        '3 {"e":"trade","E":1,"T":1,"s":"ETHUSDT","t":6,"p":"2","q":"1","m":true,"M":true}',
+        '4 {"stream":"ethusdt@kline_1m","data":{"e":"kline","s":"ETHUSDT"}}',
+    ]
+    path = tmp_path / "mixed.txt"
+    path.write_text("\n".join(f"{1723161254087891000 + int(x[0])}{x[1:]}" for x in lines) + "\n")
+    reader = RecordingReader(path)
+    events = [e[3] for e in reader]
+    assert [e.inst for e in events] == ["binance-coinm:BTCUSD_PERP", "binance-usdm:ETHUSDT",
+                                       "binance-spot:ETHUSDT"]
+    assert events[1].side == 1 and events[2].side == -1  # m: buyer is maker -> seller aggressor
+    assert reader.counts["binance-usdm:ETHUSDT", "other"] == 1 and reader.malformed == 0
+    forced = [e[3].inst for e in RecordingReader(path, venue="binance-usdm")]
+    assert set(forced) == {"binance-usdm:BTCUSD_PERP", "binance-usdm:ETHUSDT"}
+
+
+def test_ties_break_by_file_then_line(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    ts = 1723161254087891000
+    a.write_text(f"{ts} {BT_SPOT % 1}\n{ts} {BT_SPOT % 2}\n")
+    b.write_text(f"{ts} {BT_SPOT % 3}\n{ts - 1} {BT_SPOT % 4}\n".replace("btcusdt", "ethusdt")
+                 .replace("BTCUSDT", "ETHUSDT"))
+    order = [(i, ln) for _, i, ln, _ in merge(open_recordings([a, b]))]
+    assert order == [(0, 1), (0, 2), (1, 1), (1, 2)]  # b's line 2 is older but b is read in order
+
+
+def _depth(u0, u1, pu, qty="1", ns=0):
+    return DepthEvent(ns, "binance-usdm:X", u0, u1, pu, [(100.0, float(qty))], [(100.2, 1.0)], 0)
+
+
+def test_gap_marks_the_book_resyncing_until_a_new_snapshot():
+    book = OrderBook("binance-usdm:X", futures=True)
+    book.on_depth(_depth(5, 9, 4))  # before the snapshot: buffered, bridges it
+    book.on_snapshot(SnapshotEvent(0, "binance-usdm:X", 7, [(99.0, 1.0)], [(101.0, 1.0)], 0))
+    assert book.state is BookState.VALID and book.last_id == 9
+    assert book.on_depth(_depth(10, 12, 9))
+    assert not book.on_depth(_depth(20, 22, 19))  # pu != previous u: a gap
+    assert book.state is BookState.RESYNCING and book.resyncs == 1
+    assert book.qty_at(1, 100.0) is None
+    book.on_book_ticker(BookTickerEvent(0, "binance-usdm:X", 30, 99.5, 1.0, 99.7, 1.0, 0))
+    assert book.l1()[0] == 99.5  # L1 stays current
+    assert not book.on_depth(_depth(23, 25, 22))
+    book.on_snapshot(SnapshotEvent(0, "binance-usdm:X", 24, [(98.0, 1.0)], [(102.0, 1.0)], 0))
+    assert book.state is BookState.VALID and book.last_id == 25
+    assert book.levels()[0] == 100.0
+
+
+def test_spot_rules_and_stale_diffs():
+    book = OrderBook("binance-spot:X", futures=False)
+    book.on_snapshot(SnapshotEvent(0, "binance-spot:X", 10, [(99.0, 1.0)], [(101.0, 1.0)], 0))
+    assert not book.on_depth(_depth(5, 10, -1))  # u <= lastUpdateId: stale
+    assert book.on_depth(_depth(9, 12, -1))      # U <= 11 <= u
+    assert not book.on_depth(_depth(14, 15, -1))  # U != 13
+    assert book.resyncs == 1 and book.stale_dropped == 1
+
+
+def test_crossed_books_are_counted():
+    book = OrderBook("binance-spot:X", futures=False)
+    book.on_book_ticker(BookTickerEvent(0, "binance-spot:X", 1, 100.0, 1.0, 100.0, 1.0, 0))
+    book.on_book_ticker(BookTickerEvent(0, "binance-spot:X", 2, 100.1, 1.0, 100.0, 1.0, 0))
+    assert book.crossed == 2
+
+
+# ---------------------------------------------------------------------- fuzz
+
+GOOD = [
+    b"1723161254087891000 " + (BT_SPOT % 7).encode(),
+    b"1723161254087891000 " + (DEPTH_FUT % (1, 2, 0, "1")).encode(),
+    b'1723161254087891000 {"lastUpdateId":5,"bids":[["1","2"]],"asks":[["3","4"]]}',
+    b'1723161254087891000 {"stream":"x@trade","data":{"e":"trade","s":"X","p":"1","q":"1","m":true}}',
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(
+    st.binary(max_size=200),
+    st.sampled_from(GOOD).flatmap(lambda g: st.integers(0, len(g)).map(lambda k: g[:k])),
+    st.sampled_from(GOOD).flatmap(lambda g: st.tuples(st.integers(0, len(g) - 1), st.binary(
+        min_size=1, max_size=4)).map(lambda t: g[:t[0]] + t[1] + g[t[0] + 1:])),
+    st.sampled_from([b'"1"', b"null", b"[]", b"{}", b"-1", b"1e400", b'"abc"', b"true"]).map(
+        lambda v: b'1723161254087891000 {"stream":"btcusdt@bookTicker","data":{"u":' + v
+        + b',"s":"BTCUSDT","b":' + v + b',"B":"1","a":"2","A":"1"}}'),
+), max_size=20))
+def test_fuzzed_lines_never_raise(tmp_path, lines):
+    path = tmp_path / "fuzz.bin"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    reader = RecordingReader(path)
+    events = list(reader)  # never raises, whatever the bytes
+    assert len(events) <= reader.lines + 1
+    cfg = default_config()
+    books = BookSet(sorted({e[3].inst for e in events}) or [i.id for i in cfg.instruments])
+    for _, _, _, ev in events:
+        books.apply(ev)
+
+
+def test_truncated_gzip_is_counted_not_raised(tmp_path):
+    path = tmp_path / "cut.gz"
+    body = gzip.compress(b"".join(b"1723161254087891000 " + (BT_SPOT % k).encode() + b"\n"
+                                  for k in range(1, 2000)))
+    path.write_bytes(body[: len(body) // 2])
+    reader = RecordingReader(path)
+    events = list(reader)
+    assert 0 < len(events) < 1999 and reader.malformed == 1
+
+
+# ------------------------------------------------------------------ synthetic
+
+def test_synthetic_feed_is_seeded_and_deterministic():
+    cfg = default_config()
+    a = list(synthetic_events(cfg, 5000))
+    assert a == list(synthetic_events(cfg, 5000))
+    other = parse_config("feed: {synthetic: {seed: 8}}")
+    assert a != list(synthetic_events(other, 5000))
+    insts = {e.inst for e in a}
+    assert insts == {i.id for i in cfg.instruments}
+    tick = {i.id: i.tick_size for i in cfg.instruments}
+    for e in a:
+        if type(e) is BookTickerEvent:
+            assert e.ask_px > e.bid_px > 0
+            assert abs(e.bid_px / tick[e.inst] - round(e.bid_px / tick[e.inst])) < 1e-6
+    assert sum(type(e) is TradeEvent for e in a) > 500
+
+
+def test_synthetic_toxic_instruments_move_with_their_trades():
+    cfg = default_config()
+    after: dict[str, list[int]] = {}
+    last_trade: dict[str, int] = {}
+    mid: dict[str, float] = {}
+    for e in synthetic_events(cfg, 200_000):
+        if type(e) is TradeEvent:
+            last_trade[e.inst] = e.side
+            continue
+        m = (e.bid_px + e.ask_px) / 2
+        if e.inst in last_trade and e.inst in mid and m != mid[e.inst]:
+            after.setdefault(e.inst, []).append(last_trade.pop(e.inst) * (1 if m > mid[e.inst] else -1))
+        mid[e.inst] = m
+    follow = {k: sum(v) / len(v) for k, v in after.items()}
+    toxic = set(cfg.feed.synthetic.toxic)
+    assert len(toxic) == 2
+    for inst, f in follow.items():
+        if inst in toxic:
+            assert f > 0.3, (inst, f)
+        else:
+            assert abs(f) < 0.15, (inst, f)
