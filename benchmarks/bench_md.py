@@ -46,7 +46,7 @@ def _json_events(path: Path, index: int):
     """The reference decoder: ``json.loads`` and Python conversions, same events."""
     venue = None
     inst_of_file = None
-    with gzip.open(path, "rb") as f:
+    with gzip.open(path, "rb") as f:  # the standard library's reader, as a user would write it
         for lineno, line in enumerate(f, 1):
             sp = line.find(b" ")
             ns = int(line[:sp])
@@ -67,14 +67,14 @@ def _json_events(path: Path, index: int):
             inst = inst_of_file = f"{venue}:{d['s']}"
             if kind == "bookTicker":
                 ev = BookTickerEvent(ns, inst, d["u"], float(d["b"]), float(d["B"]), float(d["a"]),
-                                     float(d["A"]), d.get("E", 0) * 1_000_000)
+                                     float(d["A"]), d.get("E", 0))
             elif kind.startswith("depth"):
                 ev = DepthEvent(ns, inst, d["U"], d["u"], d.get("pu", -1),
                                 [(float(p), float(q)) for p, q in d["b"]],
-                                [(float(p), float(q)) for p, q in d["a"]], d["E"] * 1_000_000)
+                                [(float(p), float(q)) for p, q in d["a"]], d["E"])
             else:
-                ev = TradeEvent(ns, inst, float(d["p"]), float(d["q"]), -1 if d["m"] else 1,
-                                d["T"] * 1_000_000, d["t"])
+                ev = TradeEvent(recv_ns=ns, inst=inst, price=float(d["p"]), qty=float(d["q"]),
+                                buyer_maker=d["m"], trade_ms=d["T"], trade_id=d["t"])
             yield ns, index, lineno, ev
 
 

@@ -80,7 +80,7 @@ def test_l2_book_agrees_with_book_ticker(real_recordings):
                     if k >= 0:
                         total += 1
                         _, bid, ask = tickers[k]
-                        agree += book.bids.prices[-1] == bid and book.asks.prices[0] == ask
+                        agree += book.bids.best() == bid and book.asks.best() == ask
             elif type(e) is SnapshotEvent:
                 book.on_snapshot(e)
         assert book.state is BookState.VALID and book.mode == "l2"
@@ -315,3 +315,23 @@ def test_synthetic_toxic_instruments_move_with_their_trades():
             assert f > 0.3, (inst, f)
         else:
             assert abs(f) < 0.15, (inst, f)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(1, 80).map(float), st.sampled_from([0.0, 1.0, 2.5])),
+                         max_size=30), max_size=40), st.booleans())
+def test_book_side_top_matches_a_sorted_book(updates, bid):
+    from quotepipe.marketdata.book import _Side
+    side = _Side(bid=bid)
+    side.seed([(float(p), 1.0) for p in range(20, 60)])
+    naive = {float(p): 1.0 for p in range(20, 60)}
+    for levels in updates:
+        side.apply(levels)
+        for p, q in levels:
+            if q > 0:
+                naive[p] = q
+            else:
+                naive.pop(p, None)
+        want = sorted(naive, reverse=bid)[:5]
+        assert side.best_prices(5) == want
+        assert side.qty == naive

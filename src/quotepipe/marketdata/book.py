@@ -11,6 +11,7 @@ recording with no snapshot runs L1-only, with one warning.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from bisect import bisect_left, insort
 from collections import deque
@@ -27,41 +28,72 @@ _NO_LEVELS = (0.0,) * (4 * LEVELS)
 
 
 class _Side:
-    """Price -> quantity with the prices kept sorted ascending."""
+    """Price -> quantity, plus the best ``TOP_MAX`` prices kept sorted.
 
-    __slots__ = ("qty", "prices")
+    Prices are stored under a key that sorts best-first (``-price`` for bids,
+    ``price`` for asks), so ``top[0]`` is the best level on both sides. ``top``
+    always holds the smallest keys of the book: most diffs touch levels far from
+    the touch and cost a dict update only; the cache is rebuilt from the dict in
+    the rare case it drains below ``TOP_MIN``.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("qty", "top", "sign")
+    TOP_MAX = 32
+    TOP_MIN = 8
+
+    def __init__(self, bid: bool) -> None:
         self.qty: dict[float, float] = {}
-        self.prices: list[float] = []
+        self.top: list[float] = []
+        self.sign = -1.0 if bid else 1.0
 
     def clear(self) -> None:
         self.qty.clear()
-        self.prices.clear()
+        self.top.clear()
 
     def seed(self, levels: list[Level]) -> None:
         self.qty = {p: q for p, q in levels if q > 0}
-        self.prices = sorted(self.qty)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        sign = self.sign
+        self.top = heapq.nsmallest(self.TOP_MAX, (sign * p for p in self.qty))
 
     def apply(self, levels: list[Level]) -> None:
         qty = self.qty
-        prices = self.prices
+        top = self.top
+        sign = self.sign
         for p, q in levels:
             if q > 0:
                 if p not in qty:
-                    insort(prices, p)
+                    k = sign * p
+                    if len(top) == len(qty) or k < top[-1]:
+                        insort(top, k)
+                        if len(top) > self.TOP_MAX:
+                            top.pop()
                 qty[p] = q
             elif p in qty:
                 del qty[p]
-                del prices[bisect_left(prices, p)]
+                k = sign * p
+                if top and k <= top[-1]:
+                    del top[bisect_left(top, k)]
+                    if len(top) < self.TOP_MIN and len(qty) > len(top):
+                        self._rebuild()
+                        top = self.top
+
+    def best(self) -> float | None:
+        return self.sign * self.top[0] if self.top else None
+
+    def best_prices(self, n: int) -> list[float]:
+        sign = self.sign
+        return [sign * k for k in self.top[:n]]
 
 
 class OrderBook:
     def __init__(self, inst: str, futures: bool) -> None:
         self.inst = inst
         self.futures = futures
-        self.bids = _Side()
-        self.asks = _Side()
+        self.bids = _Side(bid=True)
+        self.asks = _Side(bid=False)
         self.state = BookState.EMPTY
         self.last_id = -1          # u of the last applied diff (or the snapshot id)
         self._synced = False       # first diff after the snapshot applied
@@ -141,8 +173,8 @@ class OrderBook:
         self.asks.apply(ev.asks)
         self.last_id = ev.last_id
         self.applied += 1
-        bp, ap = self.bids.prices, self.asks.prices
-        if bp and ap and bp[-1] >= ap[0]:
+        bt, at = self.bids.top, self.asks.top
+        if bt and at and -bt[0] >= at[0]:
             self.crossed += 1
         return True
 
@@ -164,9 +196,9 @@ class OrderBook:
     def l1(self) -> tuple[float, float, float, float, int]:
         """Best bid px/qty, ask px/qty and update id from the freshest source."""
         if self.state is BookState.VALID and self.last_id >= self.bt_id:
-            bp, ap = self.bids.prices, self.asks.prices
-            if bp and ap:
-                b, a = bp[-1], ap[0]
+            bt, at = self.bids.top, self.asks.top
+            if bt and at:
+                b, a = -bt[0], at[0]
                 return b, self.bids.qty[b], a, self.asks.qty[a], self.last_id
         return (*self.bt, self.bt_id)
 
@@ -177,8 +209,8 @@ class OrderBook:
             pad = (0.0,) * (LEVELS - 1)
             return (bid, *pad, bid_qty, *pad, ask, *pad, ask_qty, *pad)
         bq, aq = self.bids.qty, self.asks.qty
-        bpx = self.bids.prices[-1:-LEVELS - 1:-1]
-        apx = self.asks.prices[:LEVELS]
+        bpx = self.bids.best_prices(LEVELS)
+        apx = self.asks.best_prices(LEVELS)
         pad_b = (0.0,) * (LEVELS - len(bpx))
         pad_a = (0.0,) * (LEVELS - len(apx))
         return (*bpx, *pad_b, *[bq[p] for p in bpx], *pad_b,

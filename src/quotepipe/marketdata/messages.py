@@ -30,83 +30,104 @@ class Envelope(msgspec.Struct):
     e: str = ""  # bare (non-envelope) payloads carry their event type
 
 
-class WireBookTicker(msgspec.Struct):
-    s: str
-    u: int
-    b: float
-    B: float
-    a: float
-    A: float
-    E: int = 0
-    T: int = 0
-    e: str = ""
-    ps: str = ""
-
-
-class WireDepth(msgspec.Struct):
-    s: str
-    U: int
-    u: int
-    b: list[Level]
-    a: list[Level]
-    pu: int = -1
-    E: int = 0
-    T: int = 0
-    ps: str = ""
-
-
-class WireTrade(msgspec.Struct):
-    s: str
-    p: float
-    q: float
-    m: bool
-    T: int = 0
-    E: int = 0
-    t: int = -1   # trade id
-    a: int = -1   # aggTrade id
-    X: str = ""   # futures: trade type
-    M: bool | None = None  # spot only: ignore flag
-    ps: str = ""
-
-
 # ----------------------------------------------------------------- normalised
+#
+# Events decode straight from a stream payload (``rename`` maps Binance's
+# one-letter keys to these names); the reader then sets ``recv_ns`` and
+# ``inst``. They are market-data records, not stage DTOs: the stage chain's
+# frozen structs are built from the snapshot table, never from these.
 
-class _Event(msgspec.Struct, frozen=True, gc=False):
-    recv_ns: int
-    inst: str  #: instrument id ``<venue>:<SYMBOL>``
+class BookTickerEvent(msgspec.Struct, gc=False, rename={
+        "update_id": "u", "bid_px": "b", "bid_qty": "B", "ask_px": "a", "ask_qty": "A",
+        "exch_ms": "E", "txn_ms": "T", "symbol": "s", "pair": "ps", "event": "e"}):
+    recv_ns: int = 0
+    inst: str = ""   #: instrument id ``<venue>:<SYMBOL>``
+    update_id: int = 0
+    bid_px: float = 0.0
+    bid_qty: float = 0.0
+    ask_px: float = 0.0
+    ask_qty: float = 0.0
+    exch_ms: int = 0
+    txn_ms: int = 0
+    symbol: str = ""
+    pair: str = ""
+    event: str = ""
 
-
-class BookTickerEvent(_Event, frozen=True, gc=False):
-    update_id: int
-    bid_px: float
-    bid_qty: float
-    ask_px: float
-    ask_qty: float
-    exch_ns: int
-
-
-class DepthEvent(_Event, frozen=True, gc=False):
-    first_id: int  #: U
-    last_id: int   #: u
-    prev_id: int   #: pu (futures), -1 on spot
-    bids: list[Level]
-    asks: list[Level]
-    exch_ns: int
-
-
-class TradeEvent(_Event, frozen=True, gc=False):
-    price: float
-    qty: float
-    side: int      #: aggressor: +1 buyer took the ask, -1 seller hit the bid
-    trade_ns: int  #: exchange trade time
-    trade_id: int
+    @property
+    def exch_ns(self) -> int:
+        return self.exch_ms * 1_000_000
 
 
-class SnapshotEvent(_Event, frozen=True, gc=False):
-    last_update_id: int
-    bids: list[Level]
-    asks: list[Level]
-    exch_ns: int
+class DepthEvent(msgspec.Struct, gc=False, rename={
+        "first_id": "U", "last_id": "u", "prev_id": "pu", "bids": "b", "asks": "a",
+        "exch_ms": "E", "txn_ms": "T", "symbol": "s", "pair": "ps"}):
+    recv_ns: int = 0
+    inst: str = ""
+    first_id: int = 0   #: U
+    last_id: int = 0    #: u
+    prev_id: int = -1   #: pu (futures); -1 on spot
+    bids: list[Level] = []
+    asks: list[Level] = []
+    exch_ms: int = 0
+    txn_ms: int = 0
+    symbol: str = ""
+    pair: str = ""
+
+    @property
+    def exch_ns(self) -> int:
+        return self.exch_ms * 1_000_000
+
+
+class TradeEvent(msgspec.Struct, gc=False, rename={
+        "price": "p", "qty": "q", "buyer_maker": "m", "trade_ms": "T", "trade_id": "t",
+        "agg_id": "a", "exch_ms": "E", "symbol": "s", "pair": "ps", "trade_type": "X",
+        "spot_flag": "M"}):
+    recv_ns: int = 0
+    inst: str = ""
+    price: float = 0.0
+    qty: float = 0.0
+    buyer_maker: bool = False  #: m: the buyer was the maker, so the seller was the aggressor
+    trade_ms: int = 0
+    trade_id: int = -1
+    agg_id: int = -1
+    exch_ms: int = 0
+    symbol: str = ""
+    pair: str = ""
+    trade_type: str = ""
+    spot_flag: bool | None = None
+
+    @property
+    def side(self) -> int:
+        """Aggressor: +1 a buyer took the ask, -1 a seller hit the bid."""
+        return -1 if self.buyer_maker else 1
+
+    @property
+    def trade_ns(self) -> int:
+        return self.trade_ms * 1_000_000
+
+
+class SnapshotEvent(msgspec.Struct, gc=False):
+    recv_ns: int = 0
+    inst: str = ""
+    last_update_id: int = 0
+    bids: list[Level] = []
+    asks: list[Level] = []
+    exch_ns: int = 0
 
 
 Event = BookTickerEvent | DepthEvent | TradeEvent | SnapshotEvent
+
+
+class BookTickerLine(msgspec.Struct):
+    stream: str
+    data: BookTickerEvent
+
+
+class DepthLine(msgspec.Struct):
+    stream: str
+    data: DepthEvent
+
+
+class TradeLine(msgspec.Struct):
+    stream: str
+    data: TradeEvent

@@ -8,9 +8,9 @@ then line number, so the merged order is the same on every run.
 
 from __future__ import annotations
 
-import gzip
 import heapq
 import logging
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,14 +19,14 @@ import msgspec
 
 from quotepipe.marketdata.messages import (
     BookTickerEvent,
+    BookTickerLine,
     DepthEvent,
+    DepthLine,
     Envelope,
     Event,
     SnapshotEvent,
     TradeEvent,
-    WireBookTicker,
-    WireDepth,
-    WireTrade,
+    TradeLine,
 )
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,17 @@ WARN_FIRST = 10        # warnings per file before rate limiting
 WARN_EVERY = 10_000    # then one per this many bad lines
 
 _envelope = msgspec.json.Decoder(Envelope, strict=False)
-_book_ticker = msgspec.json.Decoder(WireBookTicker, strict=False)
-_depth = msgspec.json.Decoder(WireDepth, strict=False)
-_trade = msgspec.json.Decoder(WireTrade, strict=False)
+_book_ticker = msgspec.json.Decoder(BookTickerEvent, strict=False)
+_depth = msgspec.json.Decoder(DepthEvent, strict=False)
+_trade = msgspec.json.Decoder(TradeEvent, strict=False)
+#: whole-line decoders for a stream already recognised: one decode per line
+_LINE_DECODERS = {
+    "book_ticker": msgspec.json.Decoder(BookTickerLine, strict=False),
+    "depth": msgspec.json.Decoder(DepthLine, strict=False),
+    "trade": msgspec.json.Decoder(TradeLine, strict=False),
+}
+_STREAM_PREFIX = b'{"stream":"'
+CHUNK = 1 << 20
 
 
 def receive_ns(stamp: int) -> int:
@@ -56,28 +64,49 @@ def receive_ns(stamp: int) -> int:
     raise ValueError(f"receive timestamp {stamp} is not ns, µs or ms since the epoch")
 
 
-def venue_of_book_ticker(m: WireBookTicker) -> str:
-    if m.ps or "_" in m.s:
+def venue_of_book_ticker(m: BookTickerEvent) -> str:
+    if m.pair or "_" in m.symbol:
         return COINM
-    return USDM if (m.e or m.E or m.T) else SPOT
+    return USDM if (m.event or m.exch_ms or m.txn_ms) else SPOT
 
 
-def venue_of_depth(m: WireDepth) -> str:
-    if m.ps or "_" in m.s:
+def venue_of_depth(m: DepthEvent) -> str:
+    if m.pair or "_" in m.symbol:
         return COINM
-    return USDM if m.pu != -1 else SPOT
+    return USDM if m.prev_id != -1 else SPOT
 
 
-def venue_of_trade(m: WireTrade) -> str:
-    if m.ps or "_" in m.s:
+def venue_of_trade(m: TradeEvent) -> str:
+    if m.pair or "_" in m.symbol:
         return COINM
-    return SPOT if m.M is not None else USDM
+    return SPOT if m.spot_flag is not None else USDM
 
 
-def open_lines(path: Path) -> Iterable[bytes]:
-    with path.open("rb") as probe:
-        gz = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gz else path.open("rb")
+def read_lines(path: Path) -> Iterator[bytes]:
+    """Lines of a plain or gzip (also multi-member) file, read in large chunks.
+
+    Raises ``EOFError`` or ``zlib.error`` at the point a gzip stream is cut or corrupt.
+    """
+    with path.open("rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        d = zlib.decompressobj(wbits=31) if gz else None
+        rest = b""
+        while chunk := f.read(CHUNK):
+            if d is not None:
+                data = d.decompress(chunk)
+                while d.eof and d.unused_data:  # another gzip member follows
+                    tail = d.unused_data
+                    d = zlib.decompressobj(wbits=31)
+                    data += d.decompress(tail)
+                chunk = data
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            yield from lines
+        if d is not None and not d.eof:  # cut short: the partial last line is not a line
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        if rest:
+            yield rest
 
 
 class RecordingReader:
@@ -94,11 +123,29 @@ class RecordingReader:
         self.venue = venue
         self.lines = 0
         self.malformed = 0
-        self.counts: Counter[tuple[str, str]] = Counter()  # (instrument, kind) -> n
+        self._counts: Counter[tuple[str, str]] = Counter()  # slow path: (instrument, kind) -> n
         self.first_ns: dict[str, int] = {}
-        self.last_ns: dict[str, int] = {}
+        self._last_ns: dict[str, int] = {}
         self.instruments: list[str] = []
         self._pending_snapshots: list[tuple[int, int, Envelope]] = []
+        # fast path: stream name -> [line decoder, kind, instrument, count, last ns]
+        self._streams: dict[bytes, list] = {}
+
+    @property
+    def counts(self) -> Counter[tuple[str, str]]:
+        """(instrument, kind) -> lines, over both decode paths."""
+        out = Counter(self._counts)
+        for _, kind, inst, n, _ in self._streams.values():
+            out[inst, kind] += n
+        return out
+
+    @property
+    def last_ns(self) -> dict[str, int]:
+        out = dict(self._last_ns)
+        for _, _, inst, n, ns in self._streams.values():
+            if n and ns > out.get(inst, 0):
+                out[inst] = ns
+        return out
 
     # -- bookkeeping
     def _bad(self, lineno: int, why: str) -> None:
@@ -109,11 +156,11 @@ class RecordingReader:
             log.warning("%s:%d: skipped malformed line: %s%s", self.path, lineno, why, more)
 
     def _seen(self, inst: str, kind: str, ns: int) -> None:
-        self.counts[inst, kind] += 1
+        self._counts[inst, kind] += 1
         if inst not in self.first_ns:
             self.first_ns[inst] = ns
             self.instruments.append(inst)
-        self.last_ns[inst] = ns
+        self._last_ns[inst] = ns
 
     def _inst(self, venue: str, symbol: str) -> str:
         return f"{venue if self.venue == 'auto' else self.venue}:{symbol.upper()}"
@@ -121,20 +168,37 @@ class RecordingReader:
     # -- decoding
     def __iter__(self) -> Iterator[tuple[int, int, int, Event]]:
         """(receive ns, file index, line number, event) in file order."""
-        try:
-            source = open_lines(self.path)
-        except OSError as exc:
-            raise FileNotFoundError(f"cannot read recording {self.path}: {exc.strerror}") from None
+        if not self.path.is_file():
+            raise FileNotFoundError(f"cannot read recording {self.path}: no such file")
         index = self.index
-        with source as lines:
-            lineno = 0
-            try:
-                for line in lines:
-                    lineno += 1
-                    for ns, ln, ev in self._decode(line, lineno):
-                        yield ns, index, ln, ev
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:  # truncated or corrupt gzip
-                self._bad(lineno + 1, f"unreadable data ({exc}); rest of file skipped")
+        streams = self._streams
+        prefix = _STREAM_PREFIX
+        lineno = 0
+        try:
+            for line in read_lines(self.path):
+                lineno += 1
+                sp = line.find(b" ")
+                # fast path: a stream already recognised, decoded in one pass
+                if sp > 0 and line.startswith(prefix, sp + 1):
+                    end = line.find(b'"', sp + 12)
+                    entry = streams.get(line[sp + 12:end])
+                    if entry is not None:
+                        try:
+                            ns = receive_ns(int(line[:sp]))
+                            ev = entry[0].decode(line[sp + 1:]).data
+                        except (ValueError, msgspec.DecodeError) as exc:
+                            self._bad(lineno, str(exc)[:200])
+                            continue
+                        ev.recv_ns = ns
+                        ev.inst = entry[2]
+                        entry[3] += 1
+                        entry[4] = ns
+                        yield ns, index, lineno, ev
+                        continue
+                for ns, ln, ev in self._decode(line, lineno):
+                    yield ns, index, ln, ev
+        except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip
+            self._bad(lineno + 1, f"unreadable data ({exc}); rest of file skipped")
         self.lines = lineno
         for _ns, ln, _env in self._pending_snapshots:
             self._bad(ln, "depth snapshot without a symbol in a file naming no instrument")
@@ -167,27 +231,30 @@ class RecordingReader:
             kind, data = env.e, body  # a bare stream payload
         else:
             raise ValueError("neither a stream message nor a depth snapshot")
+        ev: Event
         if kind == "bookTicker":
-            m = _book_ticker.decode(data)
-            inst = self._inst(venue_of_book_ticker(m), m.s)
-            self._seen(inst, "book_ticker", ns)
-            ev: Event = BookTickerEvent(ns, inst, m.u, m.b, m.B, m.a, m.A, m.E * 1_000_000)
+            ev = _book_ticker.decode(data)
+            inst, name = self._inst(venue_of_book_ticker(ev), ev.symbol), "book_ticker"
         elif kind.startswith("depth"):
-            m = _depth.decode(data)
-            inst = self._inst(venue_of_depth(m), m.s)
-            self._seen(inst, "depth", ns)
-            ev = DepthEvent(ns, inst, m.U, m.u, m.pu, m.b, m.a, m.E * 1_000_000)
+            ev = _depth.decode(data)
+            inst, name = self._inst(venue_of_depth(ev), ev.symbol), "depth"
         elif kind in ("trade", "aggTrade"):
-            m = _trade.decode(data)
-            inst = self._inst(venue_of_trade(m), m.s)
-            self._seen(inst, "trade", ns)
-            ev = TradeEvent(ns, inst, m.p, m.q, -1 if m.m else 1, m.T * 1_000_000,
-                            m.t if m.t >= 0 else m.a)
+            ev = _trade.decode(data)
+            if ev.trade_id < 0:
+                ev.trade_id = ev.agg_id
+            inst, name = self._inst(venue_of_trade(ev), ev.symbol), "trade"
         else:  # a stream quotepipe does not use (kline, markPrice, ...): counted, skipped
             symbol = env.stream.partition("@")[0].upper()
             known = [i for i in self.instruments if i.endswith(":" + symbol)]
-            self.counts[known[0] if known else "", "other"] += 1
+            self._counts[known[0] if known else "", "other"] += 1
             return []
+        if not ev.symbol:
+            raise ValueError(f"{kind} message without a symbol")
+        ev.recv_ns = ns
+        ev.inst = inst
+        self._seen(inst, name, ns)
+        if env.stream and kind != "aggTrade":  # later lines of this stream take the fast path
+            self._streams.setdefault(env.stream.encode(), [_LINE_DECODERS[name], name, inst, 0, ns])
         out: list[tuple[int, int, Event]] = [(ns, lineno, ev)]
         if self._pending_snapshots:
             out = self._flush_pending(inst) + out

@@ -64,8 +64,10 @@ def synthetic_events(cfg: Config, limit: int | None = None) -> Iterator[Event]:
                 px_ticks = b + spread if side > 0 else b
                 qty = _lots(inst, sizes[j, 0] * inst.base_qty * 2)
                 emitted += 1
-                yield TradeEvent(step_ns, inst.id, round(px_ticks * inst.tick_size, digits[i]), qty, side,
-                                 step_ns, emitted)
+                yield TradeEvent(recv_ns=step_ns, inst=inst.id,
+                                 price=round(px_ticks * inst.tick_size, digits[i]), qty=qty,
+                                 buyer_maker=side < 0, trade_ms=step_ns // 1_000_000,
+                                 trade_id=emitted, symbol=inst.symbol)
                 jump = max(1, round(vol))
                 b += jump * (side if follow[j] < toxicity[i] else -side)
                 b = max(b, 1)
@@ -75,7 +77,8 @@ def synthetic_events(cfg: Config, limit: int | None = None) -> Iterator[Event]:
             yield BookTickerEvent(step_ns, inst.id, update_id, round(b * inst.tick_size, digits[i]),
                                   _lots(inst, sizes[j, 1] * inst.base_qty * 20),
                                   round((b + spread) * inst.tick_size, digits[i]),
-                                  _lots(inst, sizes[j, 2] * inst.base_qty * 20), step_ns)
+                                  _lots(inst, sizes[j, 2] * inst.base_qty * 20),
+                                  step_ns // 1_000_000, symbol=inst.symbol)
             if limit is not None and emitted >= limit:
                 return
 
