@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from quotepipe.cpu import pin
 from quotepipe.shm import stress
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
 from quotepipe.shm.segment import SegmentSet, segment_name
@@ -21,7 +22,7 @@ THROUGHPUT = RingLayout("tp", [("slot", "q"), ("md_seq", "Q"), ("publish_ns", "q
 
 
 def _tp_writer(name: str, capacity: int, count: int, batch: bool, cpu: int | None) -> None:
-    stress.pin(cpu)
+    pin(cpu)
     ring = RingWriter.attach(name, THROUGHPUT, capacity)
     reader_ready = RingReader.attach(name.replace("tp", "go"), THROUGHPUT, 2, from_start=True)
     while reader_ready.poll() is None:
@@ -53,7 +54,7 @@ def ring_throughput(count: int, batch: bool) -> tuple[float, int]:
         p = stress._ctx.Process(target=_tp_writer,
                                 args=(segment_name(inst, "ring.tp"), capacity, count, batch, c1))
         p.start()
-        stress.pin(c0)
+        pin(c0)
         progress = np.frombuffer(segs.segments["ring.tp"].body, np.uint64, 1, 64)  # spare cursor-line word
         go.write(1, 1, 1)
         received = 0

@@ -20,6 +20,8 @@ import msgspec
 import yaml
 from msgspec import Meta
 
+from quotepipe.cpu import host_cpus
+
 __all__ = [
     "Config",
     "ConfigDiff",
@@ -372,13 +374,6 @@ def dump_config(cfg: Config) -> str:
 
 # ---------------------------------------------------------- cross-field checks
 
-def _host_cpus() -> set[int]:
-    try:
-        return set(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return set(range(os.cpu_count() or 1))
-
-
 def validate(cfg: Config) -> str | None:
     """Cross-field checks msgspec cannot express; the first problem, or None."""
     ids = [i.id for i in cfg.instruments]
@@ -403,7 +398,7 @@ def validate(cfg: Config) -> str | None:
     if not da.min_weight <= 1.0 <= da.max_weight:
         return ("dynamic_allocator: expected min_weight <= 1 <= max_weight, got "
                 f"min_weight={da.min_weight}, max_weight={da.max_weight}")
-    host = _host_cpus()
+    host = set(host_cpus())
     if cfg.md.cpu is not None and cfg.md.cpu not in host:
         return f"md.cpu: expected one of this host's CPUs {sorted(host)}, got {cfg.md.cpu}"
     if cfg.workers.cpus is not None:

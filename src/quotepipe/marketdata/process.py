@@ -11,24 +11,19 @@ feed at its event-time rate times the same factor.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from quotepipe.config import Config, shard_of
+from quotepipe.cpu import pin
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
-from quotepipe.marketdata.messages import TradeEvent
+from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
 from quotepipe.shm.catalog import MD_STATS, Attached
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_NS = 50_000_000
 SPIN_BELOW_S = 0.0002  # shorter waits spin; longer ones sleep
-
-
-def pin_to(cpu: int | None) -> None:
-    if cpu is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {cpu})
 
 
 class MarketDataProcess:
@@ -47,11 +42,9 @@ class MarketDataProcess:
         self.books = BookSet([i.id for i in cfg.instruments])
         self.ring_of = [self.rings[shard_of(i, n_shards)] for i in cfg.instruments]
         self.feed = Feed(cfg, paths)
-        self._kind_counter = {name: self.stats.counter_index(name)
-                              for name in ("book_ticker", "depth", "trade", "snapshot")}
 
     def run(self) -> int:
-        pin_to(self.cpu)
+        pin(self.cpu)
         speed = self.cfg.feed.speed
         control = self.control
         books = self.books
@@ -61,11 +54,11 @@ class MarketDataProcess:
         stats = self.stats
         incr = stats.incr
         published = stats.counter_index("published")
-        kind_index = {
-            "BookTickerEvent": self._kind_counter["book_ticker"],
-            "DepthEvent": self._kind_counter["depth"],
-            "TradeEvent": self._kind_counter["trade"],
-            "SnapshotEvent": self._kind_counter["snapshot"],
+        kind_counter = {
+            BookTickerEvent: stats.counter_index("book_ticker"),
+            DepthEvent: stats.counter_index("depth"),
+            TradeEvent: stats.counter_index("trade"),
+            SnapshotEvent: stats.counter_index("snapshot"),
         }
         clock = time.monotonic_ns
         next_beat = 0
@@ -88,7 +81,7 @@ class MarketDataProcess:
                 self._sync_counters()
                 stats.set_gauge("event_lag_ms", 0.0 if speed <= 0 else
                                 (now - t0_wall - (ev.recv_ns - t0_event) / speed) / 1e6)
-            incr(kind_index[type(ev).__name__])
+            incr(kind_counter[type(ev)])
             i = books.apply(ev)
             if i < 0:
                 continue

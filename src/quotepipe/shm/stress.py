@@ -6,7 +6,6 @@ and timings). Every function starts real processes over real segments.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import os
 import time
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from quotepipe.cpu import host_cpus, pin
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
 from quotepipe.shm.segment import SegmentSet, segment_name
 from quotepipe.shm.snapshots import SnapshotTable
@@ -24,14 +24,7 @@ _ctx = mp.get_context("spawn")
 PING = RingLayout("ping", [("n", "q"), ("t0", "q"), ("x", "d")])
 
 
-_HOST_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-
-
-def pin(cpu: int | None) -> None:
-    """Pin this process to ``cpu``; a no-op where the host cannot."""
-    if cpu is not None and hasattr(os, "sched_setaffinity"):
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, {cpu})
+_HOST_CPUS = host_cpus()  # as seen at import, before any pinning here
 
 
 def two_cores() -> tuple[int | None, int | None]:
