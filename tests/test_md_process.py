@@ -11,7 +11,7 @@ from quotepipe.config import parse_config
 from quotepipe.marketdata.process import run_market_data
 from quotepipe.shm.catalog import MD_STATS, Attached, create_instance_segments
 from quotepipe.shm.segment import SegmentSet
-from quotepipe.shm.snapshots import BookState, SnapshotL1
+from quotepipe.shm.snapshots import BookState, Snapshot
 
 CTX = mp.get_context("spawn")
 
@@ -42,13 +42,14 @@ def run_md(cfg, until):
             assert wait_for(lambda: until(stats)), stats.copy()["counters"]
             control = shm.control()
             assert control.heartbeat(1) > 0
+            control.shutdown = True
+            proc.join(timeout=30)
+            assert proc.exitcode == 0
+            # read once the writer has stopped: a live seqlock read may give up on a preempted writer
             table = shm.snapshots()
             snaps = [table.read_l1(i) for i in range(len(cfg.instruments))]
             announced = [r.read_batch(1 << 13) for r in rings]
             trade_recs = trades.read_batch(1 << 13)
-            control.shutdown = True
-            proc.join(timeout=30)
-            assert proc.exitcode == 0
             return stats.copy()["counters"], snaps, announced, trade_recs
         finally:
             if proc.is_alive():
@@ -62,7 +63,7 @@ def test_md_process_publishes_synthetic_snapshots(instance_name):
     assert counters["book_ticker"] > 3000 and counters["trade"] > 500
     now = time.monotonic_ns()
     for inst, raw in zip(cfg.instruments, snaps, strict=True):
-        s = SnapshotL1._make(raw)
+        s = Snapshot(*raw)
         assert 0 < s.bid_px < s.ask_px, inst.id
         assert s.book_state == BookState.L1_ONLY and s.md_seq > 0
         assert 0 < s.publish_ns <= now and s.recv_ns > 0
@@ -86,7 +87,7 @@ def test_md_process_replays_recordings_in_l2(instance_name, real_recordings):
     assert counters["malformed"] == 0 and counters["resyncs"] == 0
     by_id = {i.id: k for k, i in enumerate(cfg.instruments)}
     for iid in ("binance-spot:BTCUSDT", "binance-coinm:ETHUSD_PERP"):
-        s = SnapshotL1._make(snaps[by_id[iid]])
+        s = Snapshot(*snaps[by_id[iid]])
         assert s.book_state == BookState.VALID and 0 < s.bid_px < s.ask_px
     assert snaps[by_id["binance-usdm:BTCUSDT"]] is None  # not in these recordings
     assert len(trades) > 0

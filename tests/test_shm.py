@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -25,7 +26,7 @@ from quotepipe.shm.segment import (
     existing_segments,
     segment_name,
 )
-from quotepipe.shm.snapshots import SnapshotL1, SnapshotTable
+from quotepipe.shm.snapshots import Snapshot, SnapshotTable
 from quotepipe.shm.stats import (
     N_BUCKETS,
     StatsBlock,
@@ -97,9 +98,9 @@ def test_snapshot_table_round_trip(instance_name):
         l1 = (100.0, 1.5, 100.5, 2.5, 100.2, 0.1, -1, 11, 12, 13, 14, 1, 99, 1)
         levels = tuple(float(x) for x in range(20))
         table.write(1, l1, levels)
-        assert SnapshotL1._make(reader.read_l1(1)).ask_px == 100.5
+        assert Snapshot(*reader.read_l1(1)).ask_px == 100.5
         got_l1, got_levels = reader.read(1)
-        assert tuple(got_l1) == l1 and got_levels == levels
+        assert msgspec.structs.astuple(got_l1) == l1 and got_levels == levels
         assert len(reader.read_bytes(1)) == table.table.payload.size
         assert reader.sequence(1) == 2
 

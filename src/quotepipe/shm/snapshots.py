@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import struct
 from enum import IntEnum
-from typing import NamedTuple
+
+import msgspec
 
 from quotepipe.shm.segment import Segment, SegmentSet
 from quotepipe.shm.seqlock import SeqlockTable
@@ -34,7 +35,9 @@ FULL = struct.Struct(L1_FORMAT + LEVEL_FORMAT)
 LAYOUT = f"snapshots:{L1_FORMAT}{LEVEL_FORMAT}:{','.join(L1_FIELDS)}"
 
 
-class SnapshotL1(NamedTuple):
+class Snapshot(msgspec.Struct, frozen=True):
+    """One instrument's snapshot (the L1 block): the first value of the quote chain."""
+
     bid_px: float
     bid_qty: float
     ask_px: float
@@ -44,7 +47,7 @@ class SnapshotL1(NamedTuple):
     last_side: int        #: aggressor of the last trade: +1 buy, -1 sell, 0 none
     last_trade_ns: int    #: exchange time of the last trade
     exch_ns: int          #: exchange event time of the update (0 when the venue sends none)
-    recv_ns: int          #: local receive time (recording clock)
+    recv_ns: int          #: local receive time (recording clock): the update's event time
     publish_ns: int       #: time.monotonic_ns() when published
     book_state: int
     update_id: int        #: venue update id of the book
@@ -78,14 +81,14 @@ class SnapshotTable:
         self.table.write(slot, *l1, *levels)
 
     def read_l1(self, slot: int) -> tuple | None:
-        """The 14 L1 fields (see ``SnapshotL1``) as a plain tuple: no wrapper per tick."""
+        """The 14 L1 fields (see ``Snapshot``) as a plain tuple: no wrapper per tick."""
         return self._l1_table.read(slot)
 
-    def read(self, slot: int) -> tuple[SnapshotL1, tuple[float, ...]] | None:
+    def read(self, slot: int) -> tuple[Snapshot, tuple[float, ...]] | None:
         rec = self.table.read(slot)
         if rec is None:
             return None
-        return SnapshotL1._make(rec[:14]), rec[14:]
+        return Snapshot(*rec[:14]), rec[14:]
 
     def read_bytes(self, slot: int) -> bytes | None:
         return self.table.read_bytes(slot)

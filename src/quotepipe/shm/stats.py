@@ -110,6 +110,13 @@ class Histogram:
         return percentile_from_counts(self.counts(), q)
 
 
+class _PrivateBody:
+    """Stands in for a segment: just a zeroed body."""
+
+    def __init__(self, size: int) -> None:
+        self.body = memoryview(bytearray(size))
+
+
 class StatsSchema:
     """Names of a block's histograms, counters and gauges; part of the layout hash."""
 
@@ -132,7 +139,7 @@ class StatsSchema:
 class StatsBlock:
     """One process's stats. ``counter``/``gauge``/``hist`` hand out cheap views."""
 
-    def __init__(self, segment: Segment, schema: StatsSchema) -> None:
+    def __init__(self, segment: Segment | _PrivateBody, schema: StatsSchema) -> None:
         self.segment = segment
         self.schema = schema
         self._q = segment.body.cast("Q")
@@ -153,6 +160,11 @@ class StatsBlock:
     @classmethod
     def attach(cls, name: str, schema: StatsSchema, writable: bool = True) -> StatsBlock:
         return cls(Segment.attach(name, schema.describe(), writable), schema)
+
+    @classmethod
+    def local(cls, schema: StatsSchema) -> StatsBlock:
+        """The same block in private memory: for one-process runs (replay, benchmarks)."""
+        return cls(_PrivateBody(8 * schema.words), schema)
 
     # -- writer side
     def counter_index(self, name: str) -> int:

@@ -1,0 +1,74 @@
+"""Per-stage latency of the quote chain against the legacy QuoteLoop, in one run.
+
+The workload is every book update of the shared recordings as a tick input
+(``quotepipe.workers.workload``: snapshots plus resting orders and positions from
+an instant-ack venue). Each runner first runs the whole workload once to warm
+up, then a fresh runner is timed on it; stage times are ``perf_counter_ns``
+deltas recorded into the shm histogram type, as the workers record them.
+
+    python benchmarks/bench_pipeline.py [--json PATH] [--limit N]
+
+Targets on the 2-core dev host: pipeline tick_total p50 <= 6 us, p99 <= 20 us,
+pipeline p50 <= 1.3 x legacy p50.
+"""
+
+from __future__ import annotations
+
+import time
+
+from quotepipe.config import Config
+from quotepipe.cpu import host_cpus, pin
+from quotepipe.shm.stats import StatsBlock
+from quotepipe.workers.shadow import make_runner
+from quotepipe.workers.timing import TIMED, WORKER_STATS
+from quotepipe.workers.workload import build_workload
+
+from _common import data_files, emit, parser
+
+QS = (50, 95, 99)
+
+
+def timed(mode: str, cfg: Config, workload: list) -> dict[str, dict[str, float]]:
+    warm = make_runner(mode, cfg, lambda i: None)
+    for slot, snap, ctx in workload:
+        warm.tick(slot, snap, ctx)
+    stats = StatsBlock.local(WORKER_STATS)
+    runner = make_runner(mode, cfg, lambda i: None, stats)
+    for slot, snap, ctx in workload:
+        runner.tick(slot, snap, ctx)
+    runner.times.flush()
+    summary = stats.summary(QS)
+    names = TIMED if mode == "pipeline" else ("tick_total",)
+    return {n: {k: round(v, 3) for k, v in summary[n].items() if k != "count"} for n in names}
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--limit", type=int, default=None, help="use only the first N events")
+    args = p.parse_args()
+    cpus = host_cpus()
+    pin(cpus[-1])  # off core 0, where the OS and the md process would be
+    cfg = Config()
+    t0 = time.perf_counter()
+    workload = build_workload(cfg, data_files(), args.limit)
+    build_s = time.perf_counter() - t0
+    pipeline = timed("pipeline", cfg, workload)
+    legacy = timed("legacy", cfg, workload)
+    ratio = pipeline["tick_total"]["p50_us"] / legacy["tick_total"]["p50_us"]
+    figures = {"ticks": len(workload), "pipeline": pipeline, "legacy": legacy,
+               "pipeline_over_legacy_p50": round(ratio, 3),
+               "targets": {"tick_total_p50_us": 6.0, "tick_total_p99_us": 20.0, "ratio_p50": 1.3}}
+    lines = [f"workload: {len(workload)} ticks from the shared recordings (built in {build_s:.1f} s), "
+             f"pinned to cpu {cpus[-1]}", f"{'stage':<12} {'p50 us':>8} {'p95 us':>8} {'p99 us':>8}"]
+    for name, row in pipeline.items():
+        lines.append(f"{name:<12} {row['p50_us']:>8.2f} {row['p95_us']:>8.2f} {row['p99_us']:>8.2f}")
+    lt = legacy["tick_total"]
+    lines.append(f"{'legacy tick':<12} {lt['p50_us']:>8.2f} {lt['p95_us']:>8.2f} {lt['p99_us']:>8.2f}")
+    tt = pipeline["tick_total"]
+    lines.append(f"pipeline/legacy p50: {ratio:.2f}x (target <= 1.3); tick_total p50 {tt['p50_us']:.2f} us "
+                 f"(<= 6), p99 {tt['p99_us']:.2f} us (<= 20)")
+    emit(figures, args.json, lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The stage chain runner: FetchMD -> Spread -> Guards -> Inventory -> QueueAware -> Emit.
+
+Holds the config sections, the per-instrument specs and each instrument's
+current (immutable) state, and times every stage and the whole tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter_ns
+
+from quotepipe.config import Config
+from quotepipe.shm.stats import StatsBlock
+from quotepipe.workers.dto import InstrumentState, QuoteIntent, Snapshot, TickContext
+from quotepipe.workers.spec import InstrumentSpec, instrument_specs
+from quotepipe.workers.stages import emit, fetch_md, guards, inventory, queue_aware, spread
+from quotepipe.workers.timing import BUFFER, WORKER_STATS, StageTimes
+
+Sink = Callable[[QuoteIntent], object]
+
+
+class PipelineRunner:
+    mode = "pipeline"
+
+    def __init__(self, cfg: Config, sink: Sink, stats: StatsBlock | None = None) -> None:
+        self.sink = sink
+        self.stats = stats or StatsBlock.local(WORKER_STATS)
+        self.states: list[InstrumentState] = [InstrumentState() for _ in cfg.instruments]
+        self.configure(cfg)
+
+    def configure(self, cfg: Config) -> None:
+        """Take a (reloaded) config; a reload also clears the loss-limit latch."""
+        self.specs: list[InstrumentSpec] = instrument_specs(cfg)
+        self.spread_cfg = cfg.spread
+        self.guards_cfg = cfg.guards
+        self.inventory_cfg = cfg.inventory
+        self.queue_cfg = cfg.queue
+        self.times = StageTimes(self.stats, deadline_ns=int(cfg.stage_budgets.deadline_us * 1000))
+        self.states = [s if not s.killed else InstrumentState(
+            s.var_bps2, s.vol_samples, s.anchor_ns, s.anchor_mid, s.last_mid, s.bid_target,
+            s.ask_target, s.tokens, s.tokens_ns, False, s.ticks) for s in self.states]
+
+    def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:
+        spec = self.specs[slot]
+        state = self.states[slot]
+        now = ctx.now_ns
+        t0 = perf_counter_ns()
+        view = fetch_md(snap, now)
+        t1 = perf_counter_ns()
+        sd = spread(view, state, now, self.spread_cfg)
+        t2 = perf_counter_ns()
+        gd = guards(view, sd, state, ctx, spec, self.guards_cfg)
+        t3 = perf_counter_ns()
+        inv = inventory(sd, gd, ctx, spec, self.inventory_cfg)
+        t4 = perf_counter_ns()
+        qd = queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
+        t5 = perf_counter_ns()
+        intent, self.states[slot] = emit(qd, gd, sd, state, ctx, spec, self.sink)
+        t6 = perf_counter_ns()
+        times = self.times
+        n = times.n
+        b = times.buffers
+        b[0][n] = t1 - t0
+        b[1][n] = t2 - t1
+        b[2][n] = t3 - t2
+        b[3][n] = t4 - t3
+        b[4][n] = t5 - t4
+        b[5][n] = t6 - t5
+        b[6][n] = total = t6 - t0
+        if total > times.deadline_ns:
+            times.deadline_misses += 1
+        times.n = n + 1
+        if n + 1 == BUFFER:
+            times.flush()
+        return intent

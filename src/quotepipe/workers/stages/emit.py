@@ -1,0 +1,75 @@
+"""Emit: the targets become venue actions per side, handed to the sink.
+
+Round bid down and ask up to the tick, multiply the size by the allocator
+weight and round it down to the lot, drop a side whose notional is under the
+venue minimum (inverse contracts: contracts x multiplier), then compare with the
+resting order: NEW, REPLACE, CANCEL, KEEP (or NONE). HOLD keeps whatever rests.
+Every NEW, REPLACE and CANCEL spends one token of the order-action budget.
+Emit also assembles the instrument's next state. The sink (a ring writer in the
+daemon, ``list.append`` in tests and replay) is its only side effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from quotepipe.workers.dto import (
+    Action,
+    Guard,
+    GuardDecision,
+    InstrumentState,
+    QueueDecision,
+    QuoteIntent,
+    RestingOrder,
+    SpreadDecision,
+    TickContext,
+)
+from quotepipe.workers.spec import InstrumentSpec, round_ask, round_bid, round_lot
+
+_NONE, _NEW, _REPLACE, _CANCEL, _KEEP = (
+    Action.NONE, Action.NEW, Action.REPLACE, Action.CANCEL, Action.KEEP)
+_HOLD = Guard.HOLD
+
+
+def _side(px: float, qty: float, resting: RestingOrder | None, spec: InstrumentSpec,
+          weight: float) -> tuple[Action, float, float]:
+    qty = round_lot(qty * weight, spec.lot, spec.lot_digits)
+    if qty > 0.0 and spec.notional_usd(px, qty) < spec.min_notional:
+        qty = 0.0
+    if qty <= 0.0:
+        return (_NONE if resting is None else _CANCEL), 0.0, 0.0
+    if resting is None:
+        return _NEW, px, qty
+    if resting.price == px and resting.qty == qty:
+        return _KEEP, px, qty
+    return _REPLACE, px, qty
+
+
+def emit(qd: QueueDecision, gd: GuardDecision, sd: SpreadDecision, state: InstrumentState,
+         ctx: TickContext, spec: InstrumentSpec,
+         sink: Callable[[QuoteIntent], object]) -> tuple[QuoteIntent, InstrumentState]:
+    bid, ask = ctx.bid, ctx.ask
+    weight = ctx.weight
+    if gd.guard == _HOLD:
+        ba, bp, bq = (_NONE, 0.0, 0.0) if bid is None else (_KEEP, bid.price, bid.qty)
+        aa, ap, aq = (_NONE, 0.0, 0.0) if ask is None else (_KEEP, ask.price, ask.qty)
+    else:
+        if qd.bid_keep:
+            ba, bp, bq = _KEEP, bid.price, bid.qty  # type: ignore[union-attr]
+        else:
+            ba, bp, bq = _side(round_bid(qd.bid_px, spec.tick, spec.digits), qd.bid_qty, bid, spec,
+                               weight)
+        if qd.ask_keep:
+            aa, ap, aq = _KEEP, ask.price, ask.qty  # type: ignore[union-attr]
+        else:
+            aa, ap, aq = _side(round_ask(qd.ask_px, spec.tick, spec.digits), qd.ask_qty, ask, spec,
+                               weight)
+    spent = (_NONE < ba < _KEEP) + (_NONE < aa < _KEEP)
+    tokens = gd.tokens - spent
+    intent = QuoteIntent(spec.slot, ctx.now_ns, ba, bp, bq, aa, ap, aq, weight, gd.guard,
+                         gd.reasons, sd.fair)
+    new_state = InstrumentState(sd.var_bps2, sd.vol_samples, sd.anchor_ns, sd.anchor_mid, sd.mid,
+                                bp, ap, tokens if tokens > 0.0 else 0.0, ctx.now_ns, gd.killed,
+                                state.ticks + 1)
+    sink(intent)
+    return intent, new_state

@@ -1,0 +1,69 @@
+"""Guards: QUOTE, REDUCE_ONLY, PULL or HOLD, with every reason that held.
+
+PULL: stale data, invalid or crossed book, market spread too wide, volatility
+spike, loss limit (latched in the state until a config reload), weight 0 or
+blacklisted, shard halted. REDUCE_ONLY: position at or beyond the limit. HOLD:
+the per-instrument order-action token bucket is empty, so resting orders stay
+as they are (a PULL still goes through: cancelling is never rate-limited).
+"""
+
+from __future__ import annotations
+
+from quotepipe.config import GuardsConfig
+from quotepipe.shm.weights import FLAG_BLACKLISTED, FLAG_HALTED
+from quotepipe.workers.dto import (
+    PULL_REASONS,
+    BookFlag,
+    Guard,
+    GuardDecision,
+    InstrumentState,
+    MarketView,
+    Reason,
+    SpreadDecision,
+    TickContext,
+)
+from quotepipe.workers.spec import InstrumentSpec
+
+_INVALID = BookFlag.INVALID
+
+
+def guards(view: MarketView, sd: SpreadDecision, state: InstrumentState, ctx: TickContext,
+           spec: InstrumentSpec, cfg: GuardsConfig) -> GuardDecision:
+    reasons = 0
+    if view.age_ns > cfg.stale_ms * 1e6:
+        reasons |= Reason.STALE
+    if view.flags & _INVALID:
+        reasons |= Reason.INVALID_BOOK
+    elif (view.ask_px - view.bid_px) / view.mid * 1e4 > cfg.max_market_spread_bps:
+        reasons |= Reason.WIDE_SPREAD
+    if sd.sigma_bps > cfg.vol_halt_bps:
+        reasons |= Reason.VOL_SPIKE
+    killed = state.killed or ctx.pnl_usd < -cfg.max_loss_usd
+    if killed:
+        reasons |= Reason.LOSS_LIMIT
+    if ctx.weight <= 0.0 or ctx.weight_flags & FLAG_BLACKLISTED or spec.blacklisted:
+        reasons |= Reason.BLACKLISTED
+    if ctx.halted or ctx.weight_flags & FLAG_HALTED:
+        reasons |= Reason.HALTED
+    if abs(ctx.position) >= spec.max_position:
+        reasons |= Reason.POSITION_LIMIT
+
+    burst = cfg.action_burst
+    if state.tokens < 0.0:
+        tokens = burst
+    else:
+        tokens = state.tokens + (ctx.now_ns - state.tokens_ns) * cfg.max_actions_per_s * 1e-9
+        if tokens > burst:
+            tokens = burst
+    if tokens < 1.0:
+        reasons |= Reason.RATE_LIMIT
+
+    if reasons & PULL_REASONS:
+        guard = Guard.PULL
+    elif reasons & Reason.RATE_LIMIT:
+        guard = Guard.HOLD
+    elif reasons & Reason.POSITION_LIMIT:
+        guard = Guard.REDUCE_ONLY
+    else:
+        guard = Guard.QUOTE
+    return GuardDecision(guard, reasons, tokens, killed)
