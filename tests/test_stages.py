@@ -210,7 +210,10 @@ def test_queue_keeps_an_order_within_tolerance_with_a_good_place():
     near = round_bid(inv.bid_px, 0.01, 2) - 0.01
     _, qd = _queue(ctx(bid=order(near, queue_ahead=0.5, level_qty=2.0)))
     assert qd.bid_keep and qd.bid_px == near
-    _, bad_place = _queue(ctx(bid=order(near, queue_ahead=1.9, level_qty=2.0)))
+    _, short_level = _queue(ctx(bid=order(near, queue_ahead=1.9, level_qty=2.0)))
+    assert short_level.bid_keep  # a short level: requeueing would gain nothing
+    long_level = CFG.queue.max_join_queue * LINEAR.base_qty * 2
+    _, bad_place = _queue(ctx(bid=order(near, queue_ahead=0.9 * long_level, level_qty=long_level)))
     assert not bad_place.bid_keep
     far = near - 0.05
     _, too_far = _queue(ctx(bid=order(far)))

@@ -107,15 +107,17 @@ class InstanceConfig(_Section, kw_only=True):
 class SyntheticFeedConfig(_Section, kw_only=True):
     seed: Annotated[int, Meta(ge=0, description="random seed; same seed, same feed")] = 7
     rate_hz: Annotated[float, _f("book updates per second over all instruments", gt=0)] = 2000.0
-    vol_bps: Annotated[float, _f("per-update mid volatility in bps", ge=0)] = 0.6
+    vol_bps: Annotated[float, _f("per-update mid volatility in bps", ge=0)] = 0.05
     spread_ticks: Annotated[int, Meta(ge=1, description="market spread in ticks")] = 1
-    trade_prob: Annotated[float, _f("probability that an update carries a trade", ge=0, le=1)] = 0.3
+    trade_prob: Annotated[float, _f("probability that an update carries a trade", ge=0, le=1)] = 0.03
+    sweep_bps: Annotated[float, _f(
+        "mean depth (bps past the touch, exponential) a trade sweeps to", ge=0)] = 1.5
     toxic: Annotated[list[str], Meta(description=(
         "instrument ids whose trades predict the mid (ids not configured are unused)"))] = (
         msgspec.field(default_factory=lambda: ["binance-usdm:ETHUSDT", "binance-coinm:ETHUSD_PERP"]))
-    toxicity: Annotated[float, _f("probability that the mid follows a toxic trade", ge=0, le=1)] = 0.8
+    toxicity: Annotated[float, _f("probability that the mid follows a toxic trade", ge=0, le=1)] = 0.9
     benign_toxicity: Annotated[
-        float, _f("probability that the mid follows a trade elsewhere", ge=0, le=1)] = 0.5
+        float, _f("probability that the mid follows a trade elsewhere", ge=0, le=1)] = 0.0
 
 
 class FeedConfig(_Section, kw_only=True):
@@ -155,6 +157,9 @@ class PipelineConfig(_Section, kw_only=True):
                   ge=0, le=100)] = 0.0
     shadow_log_first: Annotated[int, Meta(ge=0, description=(
         "shadow mode: mismatches kept with their inputs"))] = 20
+    max_tick_interval_ms: Annotated[float, _f(
+        "re-run an instrument's chain at least this often (event time) even when its top of book, "
+        "orders, position and weight are unchanged", gt=0)] = 100.0
 
 
 class StageBudgetsConfig(_Section, kw_only=True):
@@ -175,7 +180,7 @@ class SpreadConfig(_Section, kw_only=True):
     fixed_half_spread_bps: Annotated[float, _f("fixed model: half-spread, bps", gt=0)] = 2.0
     base_half_spread_bps: Annotated[float, _f("vol_adaptive: base half-spread, bps", ge=0)] = 1.0
     min_half_spread_bps: Annotated[float, _f("floor of every model's half-spread, bps", ge=0)] = 0.5
-    vol_mult: Annotated[float, _f("vol_adaptive: half-spread per bps of sigma", ge=0)] = 1.5
+    vol_mult: Annotated[float, _f("vol_adaptive: half-spread per bps of sigma", ge=0)] = 0.5
     vol_interval_ms: Annotated[float, _f("event-time interval of a sigma sample, ms", gt=0)] = 1000.0
     vol_alpha: Annotated[float, _f("EWMA weight of a new sigma sample", gt=0, le=1)] = 0.05
     gamma: Annotated[float, _f("risk aversion (avellaneda_stoikov, glft)", gt=0)] = 0.1
@@ -209,8 +214,11 @@ class InventoryConfig(_Section, kw_only=True):
 class QueueConfig(_Section, kw_only=True):
     refresh_tolerance_ticks: Annotated[int, Meta(ge=0, description=(
         "keep a resting order this close to the target"))] = 2
+    refresh_tolerance_bps: Annotated[float, _f(
+        "also keep it when within this many bps of the target (whichever is wider)", ge=0)] = 1.0
     good_queue_fraction: Annotated[float, _f(
-        "queue place is good when queue ahead <= this x level quantity", ge=0, le=1)] = 0.5
+        "queue place is good when queue ahead <= this x level quantity (or the level is no longer "
+        "than max_join_queue: requeueing would gain nothing)", ge=0, le=1)] = 0.5
     max_join_queue: Annotated[float, _f(
         "a level with more than this many base quantities ahead is stepped ahead of", gt=0)] = 50.0
     min_edge_bps: Annotated[float, _f("edge to fair kept when stepping ahead, bps", ge=0)] = 0.5
@@ -247,7 +255,7 @@ class ScoreWeights(_Section, kw_only=True):
 
 class ScoreboardConfig(_Section, kw_only=True):
     enabled: Annotated[bool, Meta(description="compute per-symbol metrics and scores")] = True
-    alpha: Annotated[float, _f("EMA weight of a new fill", gt=0, le=1)] = 0.05
+    alpha: Annotated[float, _f("EMA weight of a new fill", gt=0, le=1)] = 0.01
     markout_horizon_s: Annotated[float, _f("markout horizon H, event-time seconds", gt=0)] = 5.0
     prior_fills: Annotated[float, _f("score shrinkage prior k, in fills", ge=0)] = 20.0
     score_scale_bps: Annotated[float, _f("bps that move a metric's score from 0.5 to 0.73", gt=0)] = 2.0
@@ -256,7 +264,7 @@ class ScoreboardConfig(_Section, kw_only=True):
 
 class AllocatorConfig(_Section, kw_only=True):
     enabled: Annotated[bool, Meta(description="false: every weight is 1")] = True
-    temperature: Annotated[float, _f("softmax temperature T", gt=0)] = 0.15
+    temperature: Annotated[float, _f("softmax temperature T", gt=0)] = 0.3
     min_weight: Annotated[float, _f("lowest weight of an active instrument", gt=0, le=1)] = 0.3
     max_weight: Annotated[float, _f("highest weight", ge=1)] = 2.5
     hysteresis: Annotated[float, _f("republish only moves larger than this", ge=0)] = 0.1

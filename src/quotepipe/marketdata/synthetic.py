@@ -3,10 +3,12 @@
 Each instrument's mid is a random walk in whole ticks with its own volatility;
 the market spread and level sizes are in ticks and lots. Updates go round-robin
 over the instruments at ``rate_hz`` in event time; an update carries a trade
-with probability ``trade_prob``, at the touch, of a random aggressor side. Right
-after a trade the mid jumps one volatility step in the trade's direction with
-probability ``toxicity`` for the instruments listed as toxic and
-``benign_toxicity`` (0.5: no information) for the others, so fills on a toxic
+with probability ``trade_prob``, of a random aggressor side, printed at the touch
+plus a sweep depth (exponential, mean ``sweep_bps``): a sweep is what reaches
+quotes away from the touch. Right after a trade the mid moves in the trade's
+direction, by the sweep plus one volatility step, with probability
+``toxicity`` for the instruments listed as toxic and ``benign_toxicity`` (0: no
+information) for the others, and otherwise stays; so fills on a toxic
 instrument are adversely selected and the allocator has something to find.
 """
 
@@ -51,6 +53,7 @@ def synthetic_events(cfg: Config, limit: int | None = None) -> Iterator[Event]:
         sides = rng.random(CHUNK)
         follow = rng.random(CHUNK)
         sizes = rng.lognormal(0.0, 0.7, size=(CHUNK, 3))
+        sweeps = rng.exponential(1.0, CHUNK)
         for j in range(CHUNK):
             i = k % n
             k += 1
@@ -61,15 +64,17 @@ def synthetic_events(cfg: Config, limit: int | None = None) -> Iterator[Event]:
             b = max(b, 1)
             if trades[j] < sc.trade_prob:
                 side = 1 if sides[j] < 0.5 else -1
-                px_ticks = b + spread if side > 0 else b
+                sweep = math.floor(sweeps[j] * sc.sweep_bps * ticks_per_bps[i])
+                px_ticks = b + spread + sweep if side > 0 else b - sweep
                 qty = _lots(inst, sizes[j, 0] * inst.base_qty * 2)
                 emitted += 1
                 yield TradeEvent(recv_ns=step_ns, inst=inst.id,
                                  price=round(px_ticks * inst.tick_size, digits[i]), qty=qty,
                                  buyer_maker=side < 0, trade_ms=step_ns // 1_000_000,
                                  trade_id=emitted, symbol=inst.symbol)
-                jump = max(1, round(vol))
-                b += jump * (side if follow[j] < toxicity[i] else -side)
+                jump = sweep + max(1, round(vol))
+                if follow[j] < toxicity[i]:
+                    b += jump * side
                 b = max(b, 1)
             bid[i] = b
             update_id += 1

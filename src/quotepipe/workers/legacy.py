@@ -204,9 +204,12 @@ class QuoteLoop:
                     if resting is not None:
                         actions[out] = Action.CANCEL
                     continue
+                tolerance = max((qc.refresh_tolerance_ticks + EPS) * tick,
+                                qc.refresh_tolerance_bps * 1e-4 * px)
                 if (resting is not None
-                        and abs(resting.price - px) <= (qc.refresh_tolerance_ticks + EPS) * tick
-                        and resting.queue_ahead <= qc.good_queue_fraction * resting.level_qty
+                        and abs(resting.price - px) <= tolerance
+                        and (resting.queue_ahead <= qc.good_queue_fraction * resting.level_qty
+                             or resting.level_qty <= join_limit)
                         and now - resting.placed_ns < qc.max_order_age_ms * 1e6
                         and (resting.price < ask if side > 0 else resting.price > bid)):
                     actions[out:out + 3] = [Action.KEEP, resting.price, resting.qty]

@@ -2,10 +2,11 @@
 
 Per side, given our resting order there (from the venue):
 
-- keep it when its price is within ``refresh_tolerance_ticks`` of the new
-  target, its queue place is good (queue ahead at most ``good_queue_fraction``
-  of the level), it is younger than ``max_order_age_ms`` and it still does not
-  cross the book;
+- keep it when its price is within ``refresh_tolerance_ticks`` (or
+  ``refresh_tolerance_bps``, whichever is wider) of the new target, its queue
+  place is good (queue ahead at most ``good_queue_fraction`` of the level, or a
+  level no longer than ``max_join_queue``, where requeueing gains nothing), it
+  is younger than ``max_order_age_ms`` and it still does not cross the book;
 - otherwise price the target on the tick grid (bid down, ask up); when that
   joins the best level and the queue there is longer than ``max_join_queue``
   base quantities, step one tick inside if the edge to fair stays at least
@@ -32,12 +33,17 @@ from quotepipe.workers.spec import EPS, InstrumentSpec
 _NOTHING = QueueDecision(0.0, 0.0, False, 0.0, 0.0, False)
 
 
-def _keep(resting: RestingOrder | None, target: float, now_ns: int, tick: float,
+def _keep(resting: RestingOrder | None, target: float, now_ns: int, tick: float, join_limit: float,
           cfg: QueueConfig) -> bool:
     if resting is None:
         return False
-    return (abs(resting.price - target) <= (cfg.refresh_tolerance_ticks + EPS) * tick
-            and resting.queue_ahead <= cfg.good_queue_fraction * resting.level_qty
+    tolerance = (cfg.refresh_tolerance_ticks + EPS) * tick
+    bps = cfg.refresh_tolerance_bps * 1e-4 * target
+    if bps > tolerance:
+        tolerance = bps
+    return (abs(resting.price - target) <= tolerance
+            and (resting.queue_ahead <= cfg.good_queue_fraction * resting.level_qty
+                 or resting.level_qty <= join_limit)
             and now_ns - resting.placed_ns < cfg.max_order_age_ms * 1e6)
 
 
@@ -55,7 +61,7 @@ def queue_aware(view: MarketView, sd: SpreadDecision, inv: InventoryDecision, ct
     bid_px, bid_qty, bid_keep = 0.0, inv.bid_qty, False
     if bid_qty > 0.0:
         resting = ctx.bid
-        if _keep(resting, inv.bid_px, now, tick, cfg) and resting.price < view.ask_px:  # type: ignore[union-attr]
+        if _keep(resting, inv.bid_px, now, tick, join_limit, cfg) and resting.price < view.ask_px:  # type: ignore[union-attr]
             bid_px, bid_qty, bid_keep = resting.price, resting.qty, True  # type: ignore[union-attr]
         else:
             t = math.floor(inv.bid_px / tick + EPS)
@@ -69,7 +75,7 @@ def queue_aware(view: MarketView, sd: SpreadDecision, inv: InventoryDecision, ct
     ask_px, ask_qty, ask_keep = 0.0, inv.ask_qty, False
     if ask_qty > 0.0:
         resting = ctx.ask
-        if _keep(resting, inv.ask_px, now, tick, cfg) and resting.price > view.bid_px:  # type: ignore[union-attr]
+        if _keep(resting, inv.ask_px, now, tick, join_limit, cfg) and resting.price > view.bid_px:  # type: ignore[union-attr]
             ask_px, ask_qty, ask_keep = resting.price, resting.qty, True  # type: ignore[union-attr]
         else:
             t = math.ceil(inv.ask_px / tick - EPS)

@@ -1,0 +1,187 @@
+"""``quotepipe replay``: the whole loop in one process on event time.
+
+Feed -> books -> venue (fills against the recorded trades and depth) ->
+scoreboard and allocator -> the stage chain (in each shard's configured mode)
+-> venue, with the same code the daemon runs, no clock and no sleeping. Two runs
+on the same input and config write byte-identical ``--quotes-out`` files.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from quotepipe.config import Config, shard_modes, shard_of
+from quotepipe.marketdata.book import BookSet
+from quotepipe.marketdata.feed import Feed
+from quotepipe.marketdata.messages import TradeEvent
+from quotepipe.scoreboard.allocator import Allocator
+from quotepipe.scoreboard.metrics import Scoreboard
+from quotepipe.shm.stats import StatsBlock
+from quotepipe.shm.weights import FLAG_BLACKLISTED
+from quotepipe.venue.paper import PaperVenue
+from quotepipe.workers.dto import Action, QuoteIntent, Snapshot, TickContext
+from quotepipe.workers.shadow import make_runner
+from quotepipe.workers.timing import TIMED, WORKER_STATS
+from quotepipe.workers.trigger import TickGate
+
+#: events of the embedded synthetic scenario when no PATH and no --events is given
+SYNTHETIC_EVENTS = 1_000_000
+_ACTING = (Action.NEW, Action.REPLACE, Action.CANCEL)
+
+
+class QuoteLine(msgspec.Struct, frozen=True):
+    """One line of ``--quotes-out``: an intent that asks the venue to do something."""
+
+    t: int
+    inst: str
+    bid: tuple[str, float, float]
+    ask: tuple[str, float, float]
+    weight: float
+    guard: str
+
+
+class Replay:
+    def __init__(self, cfg: Config, paths: Sequence[str | Path] | None = None,
+                 allocator: bool = True, quotes_out: IO[bytes] | None = None,
+                 limit: int | None = None, progress: bool = False) -> None:
+        self.cfg = cfg
+        self.feed = Feed(cfg, [str(p) for p in paths] if paths else None)
+        synthetic = self.feed.kind != "replay"
+        self.limit = limit if limit is not None else (SYNTHETIC_EVENTS if synthetic else None)
+        self.ids = [i.id for i in cfg.instruments]
+        n = len(self.ids)
+        self.books = BookSet(self.ids)
+        self.stats = StatsBlock.local(WORKER_STATS)
+        self.board = Scoreboard(cfg.symbol_scoreboard, n)
+        self.allocator = Allocator(cfg.dynamic_allocator, cfg.symbol_scoreboard, n)
+        self.use_allocator = allocator and cfg.dynamic_allocator.enabled
+        self.venue = PaperVenue(cfg, self.board.on_fill, self.board.on_order_end)
+        self.quotes_out = quotes_out
+        self._encoder = msgspec.json.Encoder()
+        self.progress = progress
+        self.md_updates = [0] * n
+        self.ticks = [0] * n
+        self.intents = [0] * n
+        modes = shard_modes(cfg)
+        by_mode = {m: make_runner(m, cfg, self._sink, self.stats) for m in sorted(set(modes))}
+        self.runner_of = [by_mode[modes[shard_of(inst, cfg.workers.count)]] for inst in cfg.instruments]
+        self.runners = list(by_mode.values())
+        self.gate = TickGate(n, cfg.pipeline.max_tick_interval_ms)
+        self.events = 0
+        self.wall_s = 0.0
+
+    def _sink(self, intent: QuoteIntent) -> None:
+        ba, aa = intent.bid_action, intent.ask_action
+        if ba in _ACTING or aa in _ACTING:
+            self.intents[intent.slot] += 1
+            if self.quotes_out is not None:
+                self.quotes_out.write(self._encoder.encode(QuoteLine(
+                    intent.t_ns, self.ids[intent.slot], (ba.name, intent.bid_px, intent.bid_qty),
+                    (aa.name, intent.ask_px, intent.ask_qty), intent.weight, intent.guard.name)))
+                self.quotes_out.write(b"\n")
+
+    def run(self) -> dict[str, Any]:
+        books, venue, board, alloc = self.books, self.venue, self.board, self.allocator
+        runner_of = self.runner_of
+        weights, flags = alloc.weights, alloc.flags
+        use_alloc = self.use_allocator
+        md_updates, ticks = self.md_updates, self.ticks
+        position, resting, pnl_usd = venue.position, venue.resting, venue.pnl_usd
+        on_book, on_trade, submit = venue.on_book, venue.on_trade, venue.submit
+        on_mid = board.on_mid
+        need = self.gate.need
+        venue_version = venue.version
+        t0 = time.perf_counter()
+        next_progress = t0 + 1.0
+        events = 0
+        for ev in self.feed.events(self.limit):
+            events += 1
+            i = books.apply(ev)
+            if i < 0:
+                continue
+            md_updates[i] += 1
+            now = ev.recv_ns
+            book = books.books[i]
+            l1 = book.l1()
+            bid, bid_qty, ask, ask_qty = l1[0], l1[1], l1[2], l1[3]
+            if type(ev) is TradeEvent:
+                on_trade(i, now, ev.price, ev.qty, ev.side)
+            else:
+                on_book(i, now, bid, bid_qty, ask, ask_qty, book)
+            mid = (bid + ask) * 0.5
+            if 0.0 < bid < ask:
+                on_mid(i, now, mid)
+            if use_alloc and now >= alloc.next_ns:
+                alloc.allocate(now, board)
+            weight = float(weights[i])
+            if not need(i, l1[:4], venue_version[i], weight, now):
+                continue
+            ctx = TickContext(now, position[i], pnl_usd(i, mid), weight, int(flags[i]), False,
+                              resting(i, 0), resting(i, 1))
+            submit(runner_of[i].tick(i, Snapshot(*books.l1_record(i, 0)), ctx))
+            ticks[i] += 1
+            if self.progress and events & 0x3FFF == 0 and time.perf_counter() > next_progress:
+                next_progress += 0.5
+                self._show_progress(events, time.perf_counter() - t0, now)
+        self.wall_s = time.perf_counter() - t0
+        self.events = events
+        for r in self.runners:
+            r.times.flush()
+        if self.progress:
+            sys.stderr.write("\n")
+        return self.summary()
+
+    def _show_progress(self, events: int, elapsed: float, now_ns: int) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now_ns / 1e9))
+        done = f"/{self.limit:,}" if self.limit else ""
+        sys.stderr.write(f"\rreplay: {events:,}{done} events, {events / elapsed:,.0f}/s, at {stamp} UTC ")
+        sys.stderr.flush()
+
+    def summary(self) -> dict[str, Any]:
+        venue, board, alloc = self.venue, self.board, self.allocator
+        instruments = {}
+        total = 0.0
+        for i, iid in enumerate(self.ids):
+            pnl = venue.pnl_usd(i)
+            total += pnl
+            m = board.symbols[i]
+            instruments[iid] = {
+                "md_updates": self.md_updates[i], "ticks": self.ticks[i], "intents": self.intents[i],
+                "fills": venue.fills[i], "volume": round(venue.volume[i], 6),
+                "position": round(venue.position[i], 12), "pnl_usd": round(pnl, 6),
+                "net_bps": round(m.ema["net_bps"], 4), "fill_rate": round(m.ema["fill_rate"], 4),
+                "slippage_bps": round(m.ema["slippage_bps"], 4), "queue_edge": round(m.ema["queue_edge"], 4),
+                "adverse_penalty": round(m.ema["adverse_penalty"], 4), "score": round(board.score(i), 4),
+                "weight": round(float(alloc.weights[i]), 4),
+                "blacklisted": bool(int(alloc.flags[i]) & FLAG_BLACKLISTED),
+                "rejects": venue.rejects[i], "blacklists": alloc.blacklists[i],
+            }
+        summary = self.stats.summary((50, 95, 99))
+        stages = {name: {k: round(v, 3) for k, v in summary[name].items() if k != "count"}
+                  for name in TIMED if summary[name]["count"]}
+        return {"events": self.events, "wall_s": round(self.wall_s, 3),
+                "events_per_s": round(self.events / self.wall_s, 1) if self.wall_s else 0.0,
+                "instruments": instruments, "stages": stages, "total_pnl_usd": round(total, 6)}
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    cols = ("md_updates", "intents", "fills", "position", "pnl_usd", "net_bps", "fill_rate", "score",
+            "weight")
+    lines = [f"{'instrument':<28}" + "".join(f"{c:>12}" for c in cols) + "  blacklisted"]
+    for iid, row in s["instruments"].items():
+        cells = "".join(f"{row[c]:>12,.4g}" if isinstance(row[c], float) else f"{row[c]:>12,}" for c in cols)
+        lines.append(f"{iid:<28}{cells}  {'yes' if row['blacklisted'] else 'no'}")
+    lines.append("")
+    lines.append(f"{'stage':<14}{'p50 us':>9}{'p95 us':>9}{'p99 us':>9}")
+    for name, row in s["stages"].items():
+        lines.append(f"{name:<14}{row['p50_us']:>9.2f}{row['p95_us']:>9.2f}{row['p99_us']:>9.2f}")
+    lines.append("")
+    lines.append(f"events {s['events']:,} in {s['wall_s']:.2f} s ({s['events_per_s']:,.0f}/s); "
+                 f"total PnL {s['total_pnl_usd']:,.2f} USD")
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""The dynamic allocator: scores become per-instrument size weights.
+
+Every ``interval_ms`` of event time: target weights ``N * softmax(score / T)``
+over the active (not blacklisted) instruments, clamped to
+``[min_weight, max_weight]`` with the mean kept at 1 where the clamp allows
+(one common scale before clipping, so the order of the weights is kept). A
+published weight moves only when its target differs by more than
+``hysteresis``, and then by at most ``max_step``.
+
+Auto-blacklist: an instrument whose net_bps EMA stays below
+``blacklist_net_bps`` for ``blacklist_after_s`` of event time, with at least
+``prior_fills`` markouts behind it, gets weight 0 (flag blacklisted) for
+``cooldown_s``, then returns on probation at ``min_weight`` with a fresh prior.
+Disabled: every weight is 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from quotepipe.config import AllocatorConfig, ScoreboardConfig
+from quotepipe.scoreboard.metrics import Scoreboard
+from quotepipe.shm.weights import FLAG_BLACKLISTED
+
+
+def clamp_mean_one(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``clip(c * w, lo, hi)`` with the one scale ``c`` that makes the mean 1.
+
+    One common scale keeps the order of the weights; when no scale can reach a
+    mean of 1 inside the bounds, the closest bound wins (all at ``lo`` or ``hi``).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    n = len(w)
+    if n == 0:
+        return w.copy()
+    if np.clip(w * 1e12, lo, hi).sum() < n:
+        return np.full(n, hi)
+    if np.clip(w * 1e-12, lo, hi).sum() > n:
+        return np.full(n, lo)
+    a, b = -28.0, 28.0  # log of the scale
+    for _ in range(50):
+        mid = (a + b) / 2
+        if np.clip(w * np.exp(mid), lo, hi).sum() < n:
+            a = mid
+        else:
+            b = mid
+    return np.clip(w * np.exp((a + b) / 2), lo, hi)
+
+
+class Allocator:
+    def __init__(self, cfg: AllocatorConfig, board_cfg: ScoreboardConfig, n_instruments: int) -> None:
+        self.cfg = cfg
+        self.board_cfg = board_cfg
+        n = n_instruments
+        self.weights = np.ones(n)
+        self.flags = np.zeros(n, dtype=np.uint64)
+        self.below_since = [0] * n     # event time net_bps first fell below the threshold (0: not)
+        self.blacklisted_until = [0] * n
+        self.blacklists = [0] * n      # times each instrument was blacklisted
+        self.next_ns = 0
+        self.version = 0
+
+    def reconfigure(self, cfg: AllocatorConfig, board_cfg: ScoreboardConfig) -> None:
+        self.cfg = cfg
+        self.board_cfg = board_cfg
+        if not cfg.enabled:
+            self.weights[:] = 1.0
+            self.flags[:] = 0
+
+    def due(self, now_ns: int) -> bool:
+        return now_ns >= self.next_ns
+
+    def allocate(self, now_ns: int, board: Scoreboard) -> bool:
+        """One allocation round at event time ``now_ns``; True when a weight or flag changed."""
+        cfg = self.cfg
+        self.next_ns = now_ns + int(cfg.interval_ms * 1e6)
+        if not cfg.enabled:
+            return False
+        before_w, before_f = self.weights.copy(), self.flags.copy()
+        n = len(self.weights)
+        returned = [self._blacklist_clock(i, now_ns, board) for i in range(n)]
+        active = [i for i in range(n) if not self.flags[i] & FLAG_BLACKLISTED]
+        if active:
+            scores = np.array([board.score(i) for i in active])
+            z = scores / cfg.temperature
+            e = np.exp(z - z.max())
+            target = clamp_mean_one(len(active) * e / e.sum(), cfg.min_weight, cfg.max_weight)
+            for i, t in zip(active, target, strict=True):
+                if returned[i]:
+                    continue  # starts probation at min_weight this round
+                cur = self.weights[i]
+                move = t - cur
+                if abs(move) > cfg.hysteresis:
+                    self.weights[i] = cur + math.copysign(min(abs(move), cfg.max_step), move)
+        changed = not (np.array_equal(before_w, self.weights) and np.array_equal(before_f, self.flags))
+        if changed:
+            self.version += 1
+        return changed
+
+    def _blacklist_clock(self, i: int, now_ns: int, board: Scoreboard) -> bool:
+        """Advance instrument ``i``'s blacklist clock; True when it returns on probation now."""
+        cfg = self.cfg
+        if self.flags[i] & FLAG_BLACKLISTED:
+            if now_ns >= self.blacklisted_until[i]:  # probation: back at min weight, fresh prior
+                self.flags[i] &= ~np.uint64(FLAG_BLACKLISTED)
+                self.weights[i] = cfg.min_weight
+                self.below_since[i] = 0
+                board.reset(i)
+                return True
+            return False
+        m = board.symbols[i]
+        if (self.board_cfg.enabled and m.markouts >= self.board_cfg.prior_fills
+                and board.net_bps(i) < cfg.blacklist_net_bps):
+            if self.below_since[i] == 0:
+                self.below_since[i] = now_ns
+            elif now_ns - self.below_since[i] >= cfg.blacklist_after_s * 1e9:
+                self.flags[i] |= np.uint64(FLAG_BLACKLISTED)
+                self.weights[i] = 0.0
+                self.blacklisted_until[i] = now_ns + int(cfg.cooldown_s * 1e9)
+                self.blacklists[i] += 1
+        else:
+            self.below_since[i] = 0
+        return False
+
+    def weight(self, i: int) -> tuple[float, int]:
+        return float(self.weights[i]), int(self.flags[i])

@@ -1,0 +1,137 @@
+"""The scoreboard: per-instrument fill metrics as EMAs, and a score in [0, 1].
+
+Per fill of side d (+1 buy, -1 sell) at price p with mid m at the fill:
+
+- ``edge_bps = d*(m - p)/m*1e4``
+- ``markout_bps = d*(m_H - p)/p*1e4``, m_H the first mid at least H seconds of
+  event time after the fill (``markout_horizon_s``), so it lands H later
+- ``net_bps = markout_bps - fee_bps``
+- ``adverse_penalty = max(0, edge_bps - markout_bps)``
+- ``slippage_bps = d*(p - target_p)/m*1e4``, target_p the chain's latest target
+  on that side when the fill happened
+- ``queue_edge = 1 - queue_ahead/level_qty`` when the order joined its level
+- ``fill_rate``: filled over quoted quantity, per order that left the book.
+
+Each is an EMA with weight ``alpha``, bias-corrected (``sum w_i x_i / sum w_i``)
+so that the first fills count equally instead of the first one seeding it. The score maps
+each metric to [0, 1] (``1/(1 + exp(-x/score_scale_bps))`` for the bps metrics,
+higher is better, so slippage and adverse penalty enter negated; fill rate and
+queue edge are already fractions), takes the weighted mean, and shrinks it
+toward 0.5 by a prior of ``prior_fills``: ``(n*s + k*0.5)/(n + k)``, n the fills
+whose markout has landed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from quotepipe.config import ScoreboardConfig
+from quotepipe.venue.paper import Fill, OrderEnd
+
+METRICS = ("edge_bps", "markout_bps", "net_bps", "adverse_penalty", "slippage_bps", "queue_edge",
+           "fill_rate")
+
+
+class SymbolMetrics:
+    """One instrument's EMAs and counts."""
+
+    __slots__ = ("fills", "markouts", "orders_ended", "ema", "norm", "pending", "last_mid")
+
+    def __init__(self) -> None:
+        self.fills = 0          #: fills seen
+        self.markouts = 0       #: fills whose markout has landed (the n of the prior)
+        self.orders_ended = 0
+        self.ema = dict.fromkeys(METRICS, 0.0)   #: bias-corrected values
+        self.norm = dict.fromkeys(METRICS, 0.0)  #: sum of the EMA weights so far (0: no value yet)
+        self.pending: deque[tuple[int, Fill, float, float]] = deque()  # (due_ns, fill, edge, slippage)
+        self.last_mid = 0.0
+
+
+class Scoreboard:
+    def __init__(self, cfg: ScoreboardConfig, n_instruments: int) -> None:
+        self.cfg = cfg
+        self.horizon_ns = int(cfg.markout_horizon_s * 1e9)
+        self.symbols = [SymbolMetrics() for _ in range(n_instruments)]
+
+    def reconfigure(self, cfg: ScoreboardConfig) -> None:
+        self.cfg = cfg
+        self.horizon_ns = int(cfg.markout_horizon_s * 1e9)
+
+    def reset(self, slot: int) -> None:
+        """A fresh prior (probation after a blacklist)."""
+        self.symbols[slot] = SymbolMetrics()
+
+    def _update(self, m: SymbolMetrics, name: str, value: float) -> None:
+        a = self.cfg.alpha
+        old_norm = m.norm[name]
+        norm = old_norm + a * (1.0 - old_norm)
+        m.ema[name] = ((1.0 - a) * old_norm * m.ema[name] + a * value) / norm
+        m.norm[name] = norm
+
+    # ------------------------------------------------------------------ inputs
+    def on_fill(self, fill: Fill) -> None:
+        if not self.cfg.enabled:
+            return
+        m = self.symbols[fill.slot]
+        m.fills += 1
+        mid = fill.mid if fill.mid > 0.0 else fill.price
+        edge = fill.side * (mid - fill.price) / mid * 1e4
+        slippage = fill.side * (fill.price - fill.target_px) / mid * 1e4
+        self._update(m, "edge_bps", edge)
+        self._update(m, "slippage_bps", slippage)
+        self._update(m, "queue_edge", fill.queue_edge)
+        m.pending.append((fill.t_ns + self.horizon_ns, fill, edge, slippage))
+
+    def on_order_end(self, end: OrderEnd) -> None:
+        if not self.cfg.enabled or end.quoted <= 0.0:
+            return
+        m = self.symbols[end.slot]
+        m.orders_ended += 1
+        self._update(m, "fill_rate", end.filled / end.quoted)
+
+    def on_mid(self, slot: int, now_ns: int, mid: float) -> None:
+        """A mid at event time ``now_ns``: lands the markouts that are due."""
+        m = self.symbols[slot]
+        m.last_mid = mid
+        pending = m.pending
+        while pending and pending[0][0] <= now_ns:
+            _, fill, edge, _ = pending.popleft()
+            markout = fill.side * (mid - fill.price) / fill.price * 1e4
+            self._update(m, "markout_bps", markout)
+            self._update(m, "net_bps", markout - fill.fee_bps)
+            self._update(m, "adverse_penalty", max(0.0, edge - markout))
+            m.markouts += 1
+
+    # ------------------------------------------------------------------ outputs
+    def score(self, slot: int) -> float:
+        cfg = self.cfg
+        m = self.symbols[slot]
+        if not cfg.enabled or m.markouts == 0:
+            return 0.5
+        w = cfg.weights
+        scale = cfg.score_scale_bps
+        ema = m.ema
+        parts = (
+            (w.net_bps, _sigmoid(ema["net_bps"] / scale)),
+            (w.slippage, _sigmoid(-ema["slippage_bps"] / scale)),
+            (w.adverse, _sigmoid(-ema["adverse_penalty"] / scale)),
+            (w.fill_rate, ema["fill_rate"] if m.norm["fill_rate"] else 0.5),
+            (w.queue_edge, ema["queue_edge"] if m.norm["queue_edge"] else 0.5),
+        )
+        total_w = sum(wt for wt, _ in parts)
+        s = sum(wt * v for wt, v in parts) / total_w if total_w > 0 else 0.5
+        n, k = m.markouts, cfg.prior_fills
+        return (n * s + k * 0.5) / (n + k)
+
+    def metric(self, slot: int, name: str) -> float:
+        return self.symbols[slot].ema[name]
+
+    def net_bps(self, slot: int) -> float:
+        return self.symbols[slot].ema["net_bps"]
+
+
+def _sigmoid(x: float) -> float:
+    if x < -60.0:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-x))

@@ -1,0 +1,334 @@
+"""The paper venue: fills our quotes against the recorded market, on event time.
+
+Intents (NEW, REPLACE, CANCEL, KEEP) take effect after ``entry_latency_ms``
+(new orders) and ``cancel_latency_ms`` (cancels, and the old order of a
+replace), so an order can still fill while its cancel is in flight. Orders are
+post-only: one that would cross the book when it arrives is rejected and
+counted. A resting order's queue ahead starts at its level's quantity (L2 book;
+L1 when at the best; the best level's quantity as a conservative estimate when
+the level is not visible; zero inside the spread) and advances by trades at the
+level and by the configured queue model. A trade through our price fills what
+is left; a trade at our price fills what is left of it after the queue ahead.
+
+There is no market impact: the recording is the market, our orders never
+change it. Fees are maker fees (post-only fills are maker fills), in bps of
+notional, negative for a rebate. Inverse (COIN-M) contracts keep cash in coin
+and report PnL in USD at the mid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from quotepipe.config import Config
+from quotepipe.venue.queue_models import queue_model
+from quotepipe.workers.dto import Action, QuoteIntent, RestingOrder
+from quotepipe.workers.spec import instrument_specs
+
+BID, ASK = 0, 1
+
+
+class Fill(msgspec.Struct, frozen=True):
+    slot: int
+    side: int            #: +1 we bought, -1 we sold
+    price: float
+    qty: float
+    t_ns: int
+    fee_bps: float
+    mid: float           #: mid when the fill happened
+    target_px: float     #: the chain's latest target on that side (the fill price if none)
+    queue_edge: float    #: 1 - queue_ahead / level_qty when the order joined its level
+    order_id: int
+
+
+class OrderEnd(msgspec.Struct, frozen=True):
+    """A rested order left the book (filled, cancelled or replaced): its fill rate."""
+
+    slot: int
+    side: int
+    quoted: float
+    filled: float
+    t_ns: int
+
+
+class LevelDepth:
+    """Quantity at a price from an L1/L2 source; ``qty_at`` returns None when unknown."""
+
+    def qty_at(self, side: int, price: float) -> float | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _Order:
+    __slots__ = ("oid", "slot", "side", "price", "qty", "left", "placed_ns", "active_at", "cancel_at",
+                 "resting", "ahead", "level", "traded", "queue_edge", "view")
+
+    def __init__(self, oid: int, slot: int, side: int, price: float, qty: float, now: int,
+                 active_at: int) -> None:
+        self.oid = oid
+        self.slot = slot
+        self.side = side          # +1 bid, -1 ask
+        self.price = price
+        self.qty = qty
+        self.left = qty
+        self.placed_ns = now
+        self.active_at = active_at
+        self.cancel_at = 0        # 0: no cancel in flight
+        self.resting = False
+        self.ahead = 0.0
+        self.level = 0.0
+        self.traded = 0.0         # traded at our level since the last book look
+        self.queue_edge = 1.0
+        self.view: RestingOrder | None = None  # cached DTO for the chain
+
+
+class PaperVenue:
+    def __init__(self, cfg: Config, on_fill: Callable[[Fill], object] | None = None,
+                 on_order_end: Callable[[OrderEnd], object] | None = None) -> None:
+        vc = cfg.venue
+        self.specs = instrument_specs(cfg)
+        n = len(self.specs)
+        self.entry_ns = int(vc.entry_latency_ms * 1e6)
+        self.cancel_ns = int(vc.cancel_latency_ms * 1e6)
+        self.model = queue_model(vc.queue_model, vc.prob_exponent)
+        fees = vc.fees
+        self.maker_bps = [fees[s.id.split(":", 1)[0]].maker_bps if s.id.split(":", 1)[0] in fees else 0.0
+                          for s in self.specs]
+        self.on_fill = on_fill or (lambda f: None)
+        self.on_order_end = on_order_end or (lambda e: None)
+        self.orders: list[list[_Order]] = [[] for _ in range(n)]
+        self.current: list[list[_Order | None]] = [[None, None] for _ in range(n)]
+        self.next_due = [0] * n     # earliest activation or cancel landing per instrument (0: none)
+        self.bid = [0.0] * n
+        self.bid_qty = [0.0] * n
+        self.ask = [0.0] * n
+        self.ask_qty = [0.0] * n
+        self.position = [0.0] * n
+        self.cash = [0.0] * n       # quote currency (USD) for linear, coin for inverse
+        self.volume = [0.0] * n
+        self.fills = [0] * n
+        self.rejects = [0] * n
+        self.fees_paid = [0.0] * n
+        self.version = [0] * n      #: bumped whenever resting orders or the position change
+        self._oid = 0
+
+    # ------------------------------------------------------------------ intents
+    def submit(self, intent: QuoteIntent) -> None:
+        ba, aa = intent.bid_action, intent.ask_action
+        if ba != Action.KEEP and ba != Action.NONE:
+            self._side_action(intent.slot, BID, ba, intent.bid_px, intent.bid_qty, intent.t_ns)
+        if aa != Action.KEEP and aa != Action.NONE:
+            self._side_action(intent.slot, ASK, aa, intent.ask_px, intent.ask_qty, intent.t_ns)
+
+    def _side_action(self, slot: int, side: int, action: Action, px: float, qty: float, now: int) -> None:
+        self.version[slot] += 1
+        cur = self.current[slot][side]
+        if cur is not None:
+            self._cancel(cur, now)
+        if action == Action.CANCEL:
+            self.current[slot][side] = None
+            return
+        self._oid += 1
+        order = _Order(self._oid, slot, 1 if side == BID else -1, px, qty, now, now + self.entry_ns)
+        self.orders[slot].append(order)
+        self.current[slot][side] = order
+        self._due(slot, order.active_at)
+
+    def _cancel(self, order: _Order, now: int) -> None:
+        if order.cancel_at == 0:
+            order.cancel_at = now + self.cancel_ns
+            self._due(order.slot, order.cancel_at)
+
+    def cancel_all(self, slot: int, now: int) -> None:
+        """Cancel every order of an instrument (a worker restart or a stop)."""
+        self.version[slot] += 1
+        for side in (BID, ASK):
+            cur = self.current[slot][side]
+            if cur is not None:
+                self._cancel(cur, now)
+                self.current[slot][side] = None
+
+    def _due(self, slot: int, t: int) -> None:
+        d = self.next_due[slot]
+        if d == 0 or t < d:
+            self.next_due[slot] = t
+
+    # ------------------------------------------------------------------ market
+    def on_book(self, slot: int, now: int, bid: float, bid_qty: float, ask: float, ask_qty: float,
+                depth: LevelDepth | None = None) -> None:
+        """A book update of ``slot`` at event time ``now``."""
+        self.bid[slot], self.bid_qty[slot], self.ask[slot], self.ask_qty[slot] = bid, bid_qty, ask, ask_qty
+        if not self.orders[slot]:
+            return
+        due = self.next_due[slot]
+        if due and due <= now:
+            self._process_due(slot, now, depth)
+        model = self.model
+        for o in self.orders[slot]:
+            if not o.resting:
+                continue
+            if o.side > 0 and o.price >= ask or o.side < 0 and o.price <= bid:
+                # the market traded through us without a recorded trade reaching us yet:
+                # leave it to the trades, but nobody is ahead any more
+                o.ahead = 0.0
+                continue
+            level = self._level(slot, o.side, o.price, depth)
+            if level is None:
+                continue
+            ahead = model.advance(o.ahead, o.level, level, o.traded)
+            if ahead != o.ahead or level != o.level:
+                o.ahead = ahead
+                o.view = None
+                self.version[slot] += 1
+            o.level = level
+            o.traded = 0.0
+
+    def _level(self, slot: int, side: int, price: float, depth: LevelDepth | None) -> float | None:
+        """Quantity resting at ``price`` (book side ``side``) excluding us; None when not visible."""
+        if side > 0:
+            best, best_qty = self.bid[slot], self.bid_qty[slot]
+            if price > best:
+                return 0.0
+        else:
+            best, best_qty = self.ask[slot], self.ask_qty[slot]
+            if price < best:
+                return 0.0
+        if price == best:
+            return best_qty
+        if depth is not None:
+            return depth.qty_at(side, price)
+        return None
+
+    def _process_due(self, slot: int, now: int, depth: LevelDepth | None) -> None:
+        """Activate orders whose entry latency has passed, land cancels whose time has come."""
+        nxt = 0
+        keep: list[_Order] = []
+        for o in self.orders[slot]:
+            never_rests = o.cancel_at and o.cancel_at <= o.active_at
+            if not o.resting and not never_rests and o.active_at <= now and not self._activate(o, depth):
+                continue
+            if o.cancel_at and o.cancel_at <= now:
+                if o.resting:
+                    self.on_order_end(OrderEnd(slot, o.side, o.qty, o.qty - o.left, o.cancel_at))
+                continue
+            for t in (0 if o.resting else o.active_at, o.cancel_at):
+                if t > now and (nxt == 0 or t < nxt):
+                    nxt = t
+            keep.append(o)
+        self.orders[slot] = keep
+        self.next_due[slot] = nxt
+
+    def _activate(self, o: _Order, depth: LevelDepth | None) -> bool:
+        """The order arrives: rejected if it would cross (post-only), else it joins its level."""
+        slot = o.slot
+        self.version[slot] += 1
+        if o.side > 0 and o.price >= self.ask[slot] or o.side < 0 and o.price <= self.bid[slot]:
+            self.rejects[slot] += 1
+            cur = self.current[slot]
+            side = BID if o.side > 0 else ASK
+            if cur[side] is o:
+                cur[side] = None
+            return False
+        o.resting = True
+        level = self._level(slot, o.side, o.price, depth)
+        if level is None:  # not visible: assume the whole best level is ahead of us
+            level = self.bid_qty[slot] if o.side > 0 else self.ask_qty[slot]
+        o.ahead = o.level = level
+        o.queue_edge = 1.0 - o.ahead / level if level > 0.0 else 1.0
+        o.view = None
+        return True
+
+    def on_trade(self, slot: int, now: int, price: float, qty: float, aggressor: int) -> None:
+        """A recorded trade: ``aggressor`` +1 buyer (lifts asks), -1 seller (hits bids)."""
+        if not self.orders[slot]:
+            return
+        due = self.next_due[slot]
+        if due and due <= now:
+            self._process_due(slot, now, None)
+        orders = self.orders[slot]
+        left_in_trade = qty
+        done = False
+        for o in orders:
+            if not o.resting or o.side != -aggressor or left_in_trade <= 0.0:
+                continue
+            if o.side > 0:
+                through = price < o.price
+                at = price == o.price
+            else:
+                through = price > o.price
+                at = price == o.price
+            if through:
+                fill = o.left
+            elif at:
+                fillable = left_in_trade - o.ahead
+                o.ahead = o.ahead - left_in_trade if o.ahead > left_in_trade else 0.0
+                o.traded += left_in_trade
+                o.view = None
+                self.version[slot] += 1
+                if fillable <= 0.0:
+                    continue
+                fill = fillable if fillable < o.left else o.left
+            else:
+                continue
+            left_in_trade -= fill
+            self._fill(o, fill, now)
+            done = done or o.left <= 0.0
+        if done:
+            self.orders[slot] = [o for o in orders if o.left > 0.0]
+
+    def _fill(self, o: _Order, qty: float, now: int) -> None:
+        slot = o.slot
+        spec = self.specs[slot]
+        o.left = round(o.left - qty, 12)
+        o.view = None
+        self.version[slot] += 1
+        d = o.side
+        fee_bps = self.maker_bps[slot]
+        if spec.inverse:
+            coin = qty * spec.multiplier / o.price
+            self.cash[slot] += d * coin - coin * fee_bps * 1e-4
+            self.fees_paid[slot] += coin * fee_bps * 1e-4 * o.price
+            self.volume[slot] += qty * spec.multiplier
+        else:
+            value = o.price * qty * spec.multiplier
+            self.cash[slot] -= d * value + value * fee_bps * 1e-4
+            self.fees_paid[slot] += value * fee_bps * 1e-4
+            self.volume[slot] += value
+        self.position[slot] += d * qty
+        self.fills[slot] += 1
+        side = BID if d > 0 else ASK
+        cur = self.current[slot][side]
+        mid = (self.bid[slot] + self.ask[slot]) * 0.5
+        self.on_fill(Fill(slot, d, o.price, qty, now, fee_bps, mid,
+                          cur.price if cur is not None else o.price, o.queue_edge, o.oid))
+        if o.left <= 0.0:
+            self.on_order_end(OrderEnd(slot, d, o.qty, o.qty, now))
+            if cur is o:
+                self.current[slot][side] = None
+
+    # ------------------------------------------------------------------ views
+    def resting(self, slot: int, side: int) -> RestingOrder | None:
+        """Our working order on a side as the chain sees it (pending ones included)."""
+        o = self.current[slot][side]
+        if o is None:
+            return None
+        v = o.view
+        if v is None:
+            v = o.view = RestingOrder(o.oid, o.price, o.left, o.ahead, o.level, o.placed_ns)
+        return v
+
+    def pnl_usd(self, slot: int, mid: float | None = None) -> float:
+        """Realised + unrealised PnL in USD at ``mid`` (default: the last mid seen)."""
+        if mid is None:
+            mid = (self.bid[slot] + self.ask[slot]) * 0.5
+        if mid <= 0.0:
+            return 0.0
+        spec = self.specs[slot]
+        if spec.inverse:
+            return (self.cash[slot] - self.position[slot] * spec.multiplier / mid) * mid
+        return self.cash[slot] + self.position[slot] * mid * spec.multiplier
+
+    def open_orders(self, slot: int | None = None) -> int:
+        slots = range(len(self.orders)) if slot is None else (slot,)
+        return sum(len(self.orders[s]) for s in slots)

@@ -1,0 +1,186 @@
+"""Scoreboard metrics on hand-built fills, and the allocator's rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quotepipe.scoreboard.allocator import Allocator, clamp_mean_one
+from quotepipe.scoreboard.metrics import Scoreboard
+from quotepipe.shm.weights import FLAG_BLACKLISTED
+from quotepipe.venue.paper import Fill, OrderEnd
+from tests.chain_helpers import T0, config
+
+S = 1_000_000_000
+
+
+def board_cfg(**kw):
+    return config(symbol_scoreboard={"alpha": 1.0, "markout_horizon_s": 5.0, **kw}).symbol_scoreboard
+
+
+def test_metrics_of_one_fill_equal_the_definitions():
+    b = Scoreboard(board_cfg(), 1)
+    # we buy at 99.99 with mid 100.00, target 99.98, fee -0.5 bps; joined behind 3 of a 4 level
+    b.on_fill(Fill(0, 1, 99.99, 1.0, T0, -0.5, 100.0, 99.98, 1 - 3 / 4, 1))
+    b.on_mid(0, T0 + 4 * S, 100.5)   # before the horizon: no markout yet
+    assert b.symbols[0].markouts == 0
+    b.on_mid(0, T0 + 5 * S, 100.04)  # the first mid at the horizon
+    m = b.symbols[0].ema
+    edge = (100.0 - 99.99) / 100.0 * 1e4
+    markout = (100.04 - 99.99) / 99.99 * 1e4
+    assert m["edge_bps"] == pytest.approx(edge)
+    assert m["markout_bps"] == pytest.approx(markout)
+    assert m["net_bps"] == pytest.approx(markout + 0.5)
+    assert m["adverse_penalty"] == pytest.approx(max(0.0, edge - markout))
+    assert m["slippage_bps"] == pytest.approx((99.99 - 99.98) / 100.0 * 1e4)
+    assert m["queue_edge"] == pytest.approx(0.25)
+    b.on_order_end(OrderEnd(0, 1, 4.0, 1.0, T0))
+    assert m["fill_rate"] == pytest.approx(0.25)
+
+
+def test_sell_side_signs_and_adverse_penalty():
+    b = Scoreboard(board_cfg(), 1)
+    b.on_fill(Fill(0, -1, 100.02, 1.0, T0, 0.0, 100.0, 100.02, 0.0, 1))
+    b.on_mid(0, T0 + 5 * S, 100.10)  # the price went up after we sold: adverse
+    m = b.symbols[0].ema
+    edge = (100.02 - 100.0) / 100.0 * 1e4
+    markout = -(100.10 - 100.02) / 100.02 * 1e4
+    assert m["edge_bps"] == pytest.approx(edge) and m["markout_bps"] == pytest.approx(markout)
+    assert m["adverse_penalty"] == pytest.approx(edge - markout)
+
+
+def test_ema_and_score_shrinkage():
+    cfg = board_cfg(alpha=0.5, prior_fills=20.0)
+    b = Scoreboard(cfg, 1)
+    assert b.score(0) == 0.5
+    for k, mid in enumerate((100.02, 100.0)):
+        b.on_fill(Fill(0, 1, 100.0, 1.0, T0 + k * S, 0.0, 100.0, 100.0, 0.0, k))
+        b.on_mid(0, T0 + (k + 5) * S, mid)
+    # bias-corrected EMA of (2, 0) with alpha 0.5: (0.5*0.5*2 + 0.5*0) / 0.75
+    assert b.symbols[0].ema["markout_bps"] == pytest.approx(2 * 0.25 / 0.75)
+    raw = b.score(0)
+    n, k = 2, 20
+    s = (raw * (n + k) - k * 0.5) / n  # undo the prior to get the raw score back
+    assert 0.0 <= s <= 1.0
+    assert abs(raw - 0.5) < abs(s - 0.5)  # shrunk toward 0.5
+
+
+def test_scoreboard_disabled_gives_no_metrics():
+    b = Scoreboard(board_cfg(enabled=False), 1)
+    b.on_fill(Fill(0, 1, 100.0, 1.0, T0, 0.0, 100.0, 100.0, 0.0, 1))
+    b.on_mid(0, T0 + 10 * S, 101.0)
+    assert b.symbols[0].fills == 0 and b.score(0) == 0.5
+
+
+# ------------------------------------------------------------------ allocator
+
+def test_clamp_keeps_the_mean_at_one_where_possible():
+    w = clamp_mean_one(np.array([5.0, 0.5, 0.3, 0.2]), 0.3, 2.5)
+    assert w.max() <= 2.5 and w.min() >= 0.3
+    assert w.mean() == pytest.approx(1.0)
+    assert list(clamp_mean_one(np.array([6.0, 1e-3]), 0.3, 1.2)) == pytest.approx([1.2, 0.8])
+    assert list(clamp_mean_one(np.array([6.0, 6.0]), 0.3, 0.9)) == [0.9, 0.9]  # mean 1 impossible
+
+
+class FakeScores(Scoreboard):
+    """A real Scoreboard whose scores and net_bps are set directly."""
+
+    def __init__(self, n, scores, net=None, markouts=100):
+        super().__init__(board_cfg(), n)
+        self.scores = list(scores)
+        self.net = list(net or [0.0] * n)
+        for m in self.symbols:
+            m.markouts = markouts
+
+    def score(self, slot):
+        return self.scores[slot]
+
+    def net_bps(self, slot):
+        return self.net[slot]
+
+
+def alloc(n=4, **kw):
+    cfg = config(dynamic_allocator={"interval_ms": 1000.0, **kw})
+    return Allocator(cfg.dynamic_allocator, cfg.symbol_scoreboard, n)
+
+
+def test_softmax_clamp_and_mean():
+    a = alloc(max_step=10.0, hysteresis=0.0, temperature=0.1)
+    board = FakeScores(4, [0.9, 0.5, 0.5, 0.1])
+    a.allocate(T0, board)
+    w = a.weights
+    assert w[0] == 2.5 and 0.3 <= w[3] < w[1]
+    assert w.mean() == pytest.approx(1.0)
+    assert w[1] == w[2]
+
+
+def test_hysteresis_and_max_step():
+    a = alloc(max_step=0.5, hysteresis=0.1, temperature=0.3)
+    small = FakeScores(4, [0.51, 0.5, 0.5, 0.49])  # targets within 0.1 of 1: no change
+    assert not a.allocate(T0, small)
+    assert list(a.weights) == [1.0] * 4
+    big = FakeScores(4, [1.0, 0.5, 0.5, 0.0])
+    a.allocate(T0 + S, big)
+    assert a.weights[0] == pytest.approx(1.5) and a.weights[3] == pytest.approx(0.5)  # one step each
+    a.allocate(T0 + 2 * S, big)
+    assert a.weights[0] > 1.5
+
+
+def test_blacklist_only_after_the_sustained_window_then_probation():
+    a = alloc(blacklist_net_bps=-5.0, blacklist_after_s=30.0, cooldown_s=60.0)
+    board = FakeScores(4, [0.5] * 4, net=[-6.0, 0.0, 0.0, 0.0])
+    a.allocate(T0, board)
+    a.allocate(T0 + 29 * S, board)
+    assert not a.flags[0] & FLAG_BLACKLISTED
+    board.net[0] = 0.0  # recovers for a moment: the clock restarts
+    a.allocate(T0 + 30 * S, board)
+    board.net[0] = -6.0
+    a.allocate(T0 + 31 * S, board)
+    a.allocate(T0 + 60 * S, board)
+    assert not a.flags[0] & FLAG_BLACKLISTED
+    a.allocate(T0 + 61 * S, board)
+    assert a.flags[0] & FLAG_BLACKLISTED and a.weights[0] == 0.0
+    assert a.weights[1:].mean() == pytest.approx(1.0, abs=0.2)
+    a.allocate(T0 + 100 * S, board)
+    assert a.weights[0] == 0.0
+    a.allocate(T0 + 121 * S, board)  # cooldown over: probation at min weight, fresh prior
+    assert not a.flags[0] & FLAG_BLACKLISTED and a.weights[0] == pytest.approx(0.3)
+    assert board.symbols[0].markouts == 0
+
+
+def test_no_blacklist_with_too_few_fills():
+    a = alloc(blacklist_after_s=1.0)
+    board = FakeScores(4, [0.5] * 4, net=[-50.0, 0, 0, 0], markouts=5)
+    for k in range(10):
+        a.allocate(T0 + k * S, board)
+    assert not a.flags[0] & FLAG_BLACKLISTED
+
+
+def test_allocator_disabled_keeps_every_weight_at_one():
+    a = alloc(enabled=False)
+    a.allocate(T0, FakeScores(4, [1.0, 0.0, 0.0, 0.0]))
+    assert list(a.weights) == [1.0] * 4
+
+
+def test_no_death_spiral_with_equal_quality():
+    """Six instruments of equal quality over 20,000 s: every weight stays in [0.8, 1.25]."""
+    cfg = config()
+    n = 6
+    board = Scoreboard(cfg.symbol_scoreboard, n)
+    a = Allocator(cfg.dynamic_allocator, cfg.symbol_scoreboard, n)
+    rng = np.random.default_rng(11)
+    lo, hi = 9.0, 0.0
+    t = T0
+    for step in range(20_000):
+        t += S
+        for i in range(n):
+            if rng.random() < 0.5 * a.weights[i]:  # fills scale with the weight: the spiral's lever
+                d = 1 if rng.random() < 0.5 else -1
+                p = 100.0 - d * 0.01
+                board.on_fill(Fill(i, d, p, 1.0, t, -0.5, 100.0, p, float(rng.random() < 0.3), step))
+                board.on_order_end(OrderEnd(i, d, 1.0, float(rng.random() < 0.3), t))
+            board.on_mid(i, t, 100.0 * (1 + 3e-4 * rng.standard_normal()))  # markout ~ N(1, 3) bps
+        a.allocate(t, board)
+        if step > 300:
+            lo, hi = min(lo, a.weights.min()), max(hi, a.weights.max())
+    assert lo >= 0.8 and hi <= 1.25, (lo, hi)

@@ -1,0 +1,137 @@
+"""The paper venue: queue position, trades through, latency, post-only, inverse PnL."""
+
+from __future__ import annotations
+
+import pytest
+
+from quotepipe.venue.paper import Fill, OrderEnd, PaperVenue
+from quotepipe.venue.queue_models import ProbQueue, RiskAverseQueue
+from quotepipe.workers.dto import Action, Guard, QuoteIntent
+from tests.chain_helpers import INVERSE, LINEAR, T0, config
+
+MS = 1_000_000
+
+
+def venue(**venue_cfg):
+    cfg = config(venue={"entry_latency_ms": 5.0, "cancel_latency_ms": 5.0, **venue_cfg})
+    fills: list[Fill] = []
+    ends: list[OrderEnd] = []
+    return PaperVenue(cfg, fills.append, ends.append), fills, ends
+
+
+def intent(slot=0, t=T0, bid=(Action.NONE, 0.0, 0.0), ask=(Action.NONE, 0.0, 0.0)):
+    return QuoteIntent(slot, t, bid[0], bid[1], bid[2], ask[0], ask[1], ask[2], 1.0, Guard.QUOTE, 0, 100.0)
+
+
+def resting_bid(v, px=100.0, qty=1.0, level=5.0, slot=0):
+    """Book 100.00 x 100.02 with ``level`` at the bid; our bid rests at ``px``."""
+    v.on_book(slot, T0, 100.0, level, 100.02, 5.0)
+    v.submit(intent(slot, T0, bid=(Action.NEW, px, qty)))
+    v.on_book(slot, T0 + 6 * MS, 100.0, level, 100.02, 5.0)  # entry latency passed: it rests
+    return v.resting(slot, 0)
+
+
+def test_queue_ahead_is_consumed_by_trades_before_we_fill():
+    v, fills, _ = venue()
+    r = resting_bid(v)
+    assert (r.queue_ahead, r.level_qty) == (5.0, 5.0)
+    v.on_trade(0, T0 + 7 * MS, 100.0, 3.0, -1)
+    assert fills == [] and v.resting(0, 0).queue_ahead == 2.0
+    v.on_trade(0, T0 + 8 * MS, 100.0, 2.5, -1)
+    assert len(fills) == 1 and fills[0].qty == pytest.approx(0.5) and fills[0].side == 1
+    assert v.resting(0, 0).qty == pytest.approx(0.5)
+    v.on_trade(0, T0 + 9 * MS, 100.0, 2.0, -1)  # fills what is left: a partial fill, then the rest
+    assert sum(f.qty for f in fills) == pytest.approx(1.0)
+    assert v.resting(0, 0) is None and v.position[0] == pytest.approx(1.0)
+
+
+def test_a_trade_through_our_price_fills_us():
+    v, fills, ends = venue()
+    resting_bid(v, level=50.0)
+    v.on_trade(0, T0 + 7 * MS, 99.99, 0.1, -1)
+    assert [f.qty for f in fills] == [1.0]
+    assert ends == [OrderEnd(0, 1, 1.0, 1.0, T0 + 7 * MS)]
+
+
+def test_buyer_aggressor_does_not_fill_our_bid():
+    v, fills, _ = venue()
+    resting_bid(v, level=0.0)
+    v.on_trade(0, T0 + 7 * MS, 99.0, 10.0, +1)
+    assert fills == []
+
+
+def test_cancel_latency_lets_a_fill_happen_before_the_cancel_lands():
+    v, fills, ends = venue()
+    resting_bid(v, level=0.0)
+    v.submit(intent(t=T0 + 10 * MS, bid=(Action.CANCEL, 0.0, 0.0)))
+    assert v.resting(0, 0) is None  # the chain no longer sees it as ours to manage
+    v.on_trade(0, T0 + 12 * MS, 100.0, 0.4, -1)  # cancel lands at +15 ms
+    assert [f.qty for f in fills] == [0.4]
+    v.on_trade(0, T0 + 16 * MS, 100.0, 0.4, -1)
+    assert len(fills) == 1 and v.open_orders(0) == 0
+    assert ends[-1].filled == pytest.approx(0.4) and ends[-1].quoted == 1.0
+
+
+def test_replace_is_a_new_order_at_the_back_of_its_level():
+    v, fills, _ = venue()
+    resting_bid(v, level=0.0)
+    v.submit(intent(t=T0 + 10 * MS, bid=(Action.REPLACE, 100.0, 2.0)))
+    v.on_book(0, T0 + 16 * MS, 100.0, 3.0, 100.02, 5.0)
+    r = v.resting(0, 0)
+    assert (r.qty, r.queue_ahead) == (2.0, 3.0)
+
+
+def test_post_only_rejects_an_order_that_would_cross():
+    v, fills, _ = venue()
+    v.on_book(0, T0, 100.0, 5.0, 100.02, 5.0)
+    v.submit(intent(bid=(Action.NEW, 100.02, 1.0)))
+    v.on_book(0, T0 + 6 * MS, 100.0, 5.0, 100.02, 5.0)
+    assert v.rejects[0] == 1 and v.resting(0, 0) is None and v.open_orders(0) == 0
+    v.on_trade(0, T0 + 7 * MS, 99.0, 10.0, -1)
+    assert fills == []
+
+
+def test_inverse_pnl_in_coin_reported_in_usd():
+    v, fills, _ = venue(fees={"binance-coinm": {"maker_bps": 0.0, "taker_bps": 0.0}})
+    slot = 1  # INVERSE: 10 USD per contract, tick 0.1
+    v.on_book(slot, T0, 60000.0, 0.0, 60000.1, 10.0)
+    v.submit(intent(slot, T0, bid=(Action.NEW, 60000.0, 30.0)))
+    v.on_book(slot, T0 + 6 * MS, 60000.0, 0.0, 60000.1, 10.0)
+    v.on_trade(slot, T0 + 7 * MS, 59999.0, 100.0, -1)
+    assert v.position[slot] == 30.0 and fills[0].qty == 30.0
+    coin_pnl = 30 * INVERSE.contract_multiplier * (1 / 60000.0 - 1 / 61000.0)
+    assert v.pnl_usd(slot, 61000.0) == pytest.approx(coin_pnl * 61000.0)
+    assert v.pnl_usd(slot, 61000.0) == pytest.approx(300 * (61000 / 60000 - 1))
+    assert v.volume[slot] == 300.0
+
+
+def test_linear_pnl_and_maker_rebate():
+    v, fills, _ = venue(fees={"binance-usdm": {"maker_bps": -1.0, "taker_bps": 2.0}})
+    resting_bid(v, level=0.0)
+    v.on_trade(0, T0 + 7 * MS, 99.9, 5.0, -1)
+    rebate = 100.0 * 1.0 * 1e-4
+    assert v.pnl_usd(0, 101.0) == pytest.approx(1.0 + rebate)
+    assert fills[0].fee_bps == -1.0 and LINEAR.id.startswith("binance-usdm")
+
+
+def test_queue_models_on_cancellations():
+    # 10 ahead of us, 10 behind; 5 cancelled from the level, nothing traded
+    assert RiskAverseQueue().advance(10.0, 20.0, 15.0, 0.0) == 10.0
+    assert RiskAverseQueue().advance(10.0, 20.0, 8.0, 0.0) == 8.0  # the level shrank below us
+    p = ProbQueue(3.0).advance(10.0, 20.0, 15.0, 0.0)
+    assert p == pytest.approx(10.0 - 0.5 * 5.0)  # equal front and back: half from each
+    front_heavy = ProbQueue(3.0).advance(18.0, 20.0, 15.0, 0.0)
+    assert 13.0 <= front_heavy < 18.0 - 4.0  # mostly from the long front
+    assert ProbQueue(3.0).advance(10.0, 20.0, 20.0, 0.0) == 10.0
+
+
+def test_prob_model_advances_queue_on_depth_decrease_in_the_venue():
+    for model, expect in (("risk_averse", 5.0), ("prob", None)):
+        v, _, _ = venue(queue_model=model)
+        resting_bid(v, level=5.0)
+        v.on_book(0, T0 + 7 * MS, 100.0, 3.0, 100.02, 5.0)  # 2 cancelled at our level
+        ahead = v.resting(0, 0).queue_ahead
+        if expect is not None:
+            assert ahead == 3.0  # risk averse: only the level bound applies
+        else:
+            assert ahead < 3.0 or ahead == pytest.approx(3.0)
