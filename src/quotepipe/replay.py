@@ -90,6 +90,7 @@ class Replay:
         books, venue, board, alloc = self.books, self.venue, self.board, self.allocator
         runner_of = self.runner_of
         weights, flags = alloc.weights, alloc.flags
+        weight_of, flags_of = weights.tolist(), [int(f) for f in flags]  # refreshed on each change
         use_alloc = self.use_allocator
         md_updates, ticks = self.md_updates, self.ticks
         position, resting, pnl_usd = venue.position, venue.resting, venue.pnl_usd
@@ -117,12 +118,12 @@ class Replay:
             mid = (bid + ask) * 0.5
             if 0.0 < bid < ask:
                 on_mid(i, now, mid)
-            if use_alloc and now >= alloc.next_ns:
-                alloc.allocate(now, board)
-            weight = float(weights[i])
+            if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board):
+                weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
+            weight = weight_of[i]
             if not need(i, l1[:4], venue_version[i], weight, now):
                 continue
-            ctx = TickContext(now, position[i], pnl_usd(i, mid), weight, int(flags[i]), False,
+            ctx = TickContext(now, position[i], pnl_usd(i, mid), weight, flags_of[i], False,
                               resting(i, 0), resting(i, 1))
             submit(runner_of[i].tick(i, Snapshot(*books.l1_record(i, 0)), ctx))
             ticks[i] += 1

@@ -173,9 +173,19 @@ class PaperVenue:
                 # leave it to the trades, but nobody is ahead any more
                 o.ahead = 0.0
                 continue
-            level = self._level(slot, o.side, o.price, depth)
-            if level is None:
+            px = o.price
+            if px == bid if o.side > 0 else px == ask:
+                level = bid_qty if o.side > 0 else ask_qty
+            elif (px > bid) if o.side > 0 else (px < ask):
+                level = 0.0
+            elif depth is not None:
+                level = depth.qty_at(o.side, px)
+                if level is None:
+                    continue
+            else:
                 continue
+            if level == o.level and o.traded == 0.0:
+                continue  # nothing moved at our level
             ahead = model.advance(o.ahead, o.level, level, o.traded)
             if ahead != o.ahead or level != o.level:
                 o.ahead = ahead
