@@ -125,7 +125,7 @@ class Replay:
                 continue
             ctx = TickContext(now, position[i], pnl_usd(i, mid), weight, flags_of[i], False,
                               resting(i, 0), resting(i, 1))
-            submit(runner_of[i].tick(i, Snapshot(*books.l1_record(i, 0)), ctx))
+            submit(runner_of[i].tick(i, Snapshot(*books.l1_record(i, 0, l1)), ctx))
             ticks[i] += 1
             if self.progress and events & 0x3FFF == 0 and time.perf_counter() > next_progress:
                 next_progress += 0.5

@@ -265,10 +265,10 @@ class BookSet:
         self.md_seq[i] += 1
         return i
 
-    def l1_record(self, i: int, publish_ns: int) -> tuple:
-        """The 14 L1 fields of the snapshot table for instrument ``i``."""
-        book = self.books[i]
-        bid, bid_qty, ask, ask_qty, update_id = book.l1()
+    def l1_record(self, i: int, publish_ns: int, l1: tuple | None = None) -> tuple:
+        """The 14 L1 fields of the snapshot table for instrument ``i`` (``l1``: its
+        ``OrderBook.l1()`` when the caller already has it)."""
+        bid, bid_qty, ask, ask_qty, update_id = l1 or self.books[i].l1()
         px, qty, side, trade_ns = self.last_trade[i]
         return (bid, bid_qty, ask, ask_qty, px, qty, side, trade_ns, self.exch_ns[i],
-                self.recv_ns[i], publish_ns, int(book.state), max(update_id, 0), self.md_seq[i])
+                self.recv_ns[i], publish_ns, int(self.books[i].state), max(update_id, 0), self.md_seq[i])

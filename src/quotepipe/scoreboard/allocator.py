@@ -60,7 +60,6 @@ class Allocator:
         self.blacklisted_until = [0] * n
         self.blacklists = [0] * n      # times each instrument was blacklisted
         self.next_ns = 0
-        self.version = 0
 
     def reconfigure(self, cfg: AllocatorConfig, board_cfg: ScoreboardConfig) -> None:
         self.cfg = cfg
@@ -94,10 +93,7 @@ class Allocator:
                 move = t - cur
                 if abs(move) > cfg.hysteresis:
                     self.weights[i] = cur + math.copysign(min(abs(move), cfg.max_step), move)
-        changed = not (np.array_equal(before_w, self.weights) and np.array_equal(before_f, self.flags))
-        if changed:
-            self.version += 1
-        return changed
+        return not (np.array_equal(before_w, self.weights) and np.array_equal(before_f, self.flags))
 
     def _blacklist_clock(self, i: int, now_ns: int, board: Scoreboard) -> bool:
         """Advance instrument ``i``'s blacklist clock; True when it returns on probation now."""
@@ -123,6 +119,3 @@ class Allocator:
         else:
             self.below_since[i] = 0
         return False
-
-    def weight(self, i: int) -> tuple[float, int]:
-        return float(self.weights[i]), int(self.flags[i])

@@ -36,7 +36,7 @@ METRICS = ("edge_bps", "markout_bps", "net_bps", "adverse_penalty", "slippage_bp
 class SymbolMetrics:
     """One instrument's EMAs and counts."""
 
-    __slots__ = ("fills", "markouts", "orders_ended", "ema", "norm", "pending", "last_mid")
+    __slots__ = ("fills", "markouts", "orders_ended", "ema", "norm", "pending")
 
     def __init__(self) -> None:
         self.fills = 0          #: fills seen
@@ -44,8 +44,7 @@ class SymbolMetrics:
         self.orders_ended = 0
         self.ema = dict.fromkeys(METRICS, 0.0)   #: bias-corrected values
         self.norm = dict.fromkeys(METRICS, 0.0)  #: sum of the EMA weights so far (0: no value yet)
-        self.pending: deque[tuple[int, Fill, float, float]] = deque()  # (due_ns, fill, edge, slippage)
-        self.last_mid = 0.0
+        self.pending: deque[tuple[int, Fill, float]] = deque()  # (due_ns, fill, edge_bps)
 
 
 class Scoreboard:
@@ -81,7 +80,7 @@ class Scoreboard:
         self._update(m, "edge_bps", edge)
         self._update(m, "slippage_bps", slippage)
         self._update(m, "queue_edge", fill.queue_edge)
-        m.pending.append((fill.t_ns + self.horizon_ns, fill, edge, slippage))
+        m.pending.append((fill.t_ns + self.horizon_ns, fill, edge))
 
     def on_order_end(self, end: OrderEnd) -> None:
         if not self.cfg.enabled or end.quoted <= 0.0:
@@ -93,10 +92,9 @@ class Scoreboard:
     def on_mid(self, slot: int, now_ns: int, mid: float) -> None:
         """A mid at event time ``now_ns``: lands the markouts that are due."""
         m = self.symbols[slot]
-        m.last_mid = mid
         pending = m.pending
         while pending and pending[0][0] <= now_ns:
-            _, fill, edge, _ = pending.popleft()
+            _, fill, edge = pending.popleft()
             markout = fill.side * (mid - fill.price) / fill.price * 1e4
             self._update(m, "markout_bps", markout)
             self._update(m, "net_bps", markout - fill.fee_bps)
@@ -123,9 +121,6 @@ class Scoreboard:
         s = sum(wt * v for wt, v in parts) / total_w if total_w > 0 else 0.5
         n, k = m.markouts, cfg.prior_fills
         return (n * s + k * 0.5) / (n + k)
-
-    def metric(self, slot: int, name: str) -> float:
-        return self.symbols[slot].ema[name]
 
     def net_bps(self, slot: int) -> float:
         return self.symbols[slot].ema["net_bps"]

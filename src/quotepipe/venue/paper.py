@@ -19,6 +19,7 @@ and report PnL in USD at the mid.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 
@@ -53,11 +54,10 @@ class OrderEnd(msgspec.Struct, frozen=True):
     t_ns: int
 
 
-class LevelDepth:
-    """Quantity at a price from an L1/L2 source; ``qty_at`` returns None when unknown."""
+class LevelDepth(Protocol):
+    """Quantity at a price from an L2 source (an ``OrderBook``); None when not visible."""
 
-    def qty_at(self, side: int, price: float) -> float | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def qty_at(self, side: int, price: float) -> float | None: ...
 
 
 class _Order:
@@ -109,7 +109,6 @@ class PaperVenue:
         self.volume = [0.0] * n
         self.fills = [0] * n
         self.rejects = [0] * n
-        self.fees_paid = [0.0] * n
         self.version = [0] * n      #: bumped whenever resting orders or the position change
         self._oid = 0
 
@@ -173,16 +172,8 @@ class PaperVenue:
                 # leave it to the trades, but nobody is ahead any more
                 o.ahead = 0.0
                 continue
-            px = o.price
-            if px == bid if o.side > 0 else px == ask:
-                level = bid_qty if o.side > 0 else ask_qty
-            elif (px > bid) if o.side > 0 else (px < ask):
-                level = 0.0
-            elif depth is not None:
-                level = depth.qty_at(o.side, px)
-                if level is None:
-                    continue
-            else:
+            level = self._level(slot, o.side, o.price, depth)
+            if level is None:
                 continue
             if level == o.level and o.traded == 0.0:
                 continue  # nothing moved at our level
@@ -295,16 +286,15 @@ class PaperVenue:
         self.version[slot] += 1
         d = o.side
         fee_bps = self.maker_bps[slot]
-        if spec.inverse:
-            coin = qty * spec.multiplier / o.price
-            self.cash[slot] += d * coin - coin * fee_bps * 1e-4
-            self.fees_paid[slot] += coin * fee_bps * 1e-4 * o.price
+        if spec.inverse:  # cash in coin: buying contracts takes coin in at 1/price
+            value = qty * spec.multiplier / o.price
+            flow = d * value
             self.volume[slot] += qty * spec.multiplier
-        else:
+        else:                # cash in USD: buying pays price x qty
             value = o.price * qty * spec.multiplier
-            self.cash[slot] -= d * value + value * fee_bps * 1e-4
-            self.fees_paid[slot] += value * fee_bps * 1e-4
+            flow = -d * value
             self.volume[slot] += value
+        self.cash[slot] += flow - value * fee_bps * 1e-4  # the maker fee, in the cash currency
         self.position[slot] += d * qty
         self.fills[slot] += 1
         side = BID if d > 0 else ASK

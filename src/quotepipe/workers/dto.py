@@ -12,9 +12,8 @@ from enum import IntEnum
 
 import msgspec
 
-from quotepipe.shm.snapshots import Snapshot
-
-__all__ = ["Snapshot"]  # the chain's input type lives with the table it is read from
+# the chain's input type lives with the table it is read from
+from quotepipe.shm.snapshots import Snapshot as Snapshot
 
 
 class DTO(msgspec.Struct, frozen=True):

@@ -261,11 +261,13 @@ class LegacyRunner:
         self.sink = sink
         self.stats = stats or StatsBlock.local(WORKER_STATS)
         self.loop = QuoteLoop(cfg)
+        self.times = StageTimes(self.stats, ("tick_total",))
         self.configure(cfg)
 
     def configure(self, cfg: Config) -> None:
         self.loop.reload(cfg)
-        self.times = StageTimes(self.stats, ("tick_total",), int(cfg.stage_budgets.deadline_us * 1000))
+        self.times.flush()  # a reload keeps the timings taken so far
+        self.times.deadline_ns = int(cfg.stage_budgets.deadline_us * 1000)
 
     def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:
         t0 = perf_counter_ns()

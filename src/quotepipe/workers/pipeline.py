@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from time import perf_counter_ns
 
+import msgspec
+
 from quotepipe.config import Config
 from quotepipe.shm.stats import StatsBlock
 from quotepipe.workers.dto import InstrumentState, QuoteIntent, Snapshot, TickContext
@@ -26,6 +28,7 @@ class PipelineRunner:
         self.sink = sink
         self.stats = stats or StatsBlock.local(WORKER_STATS)
         self.states: list[InstrumentState] = [InstrumentState() for _ in cfg.instruments]
+        self.times = StageTimes(self.stats)
         self.configure(cfg)
 
     def configure(self, cfg: Config) -> None:
@@ -35,10 +38,9 @@ class PipelineRunner:
         self.guards_cfg = cfg.guards
         self.inventory_cfg = cfg.inventory
         self.queue_cfg = cfg.queue
-        self.times = StageTimes(self.stats, deadline_ns=int(cfg.stage_budgets.deadline_us * 1000))
-        self.states = [s if not s.killed else InstrumentState(
-            s.var_bps2, s.vol_samples, s.anchor_ns, s.anchor_mid, s.last_mid, s.bid_target,
-            s.ask_target, s.tokens, s.tokens_ns, False, s.ticks) for s in self.states]
+        self.times.flush()  # a reload keeps the timings taken so far
+        self.times.deadline_ns = int(cfg.stage_budgets.deadline_us * 1000)
+        self.states = [msgspec.structs.replace(s, killed=False) if s.killed else s for s in self.states]
 
     def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:
         spec = self.specs[slot]

@@ -13,6 +13,7 @@ from array import array
 import numpy as np
 
 from quotepipe.shm.stats import StatsBlock, StatsSchema
+from quotepipe.workers.dto import Guard, Reason
 from quotepipe.workers.stages import STAGES
 
 TIMED = (*STAGES, "tick_total")
@@ -23,10 +24,7 @@ WORKER_STATS = StatsSchema(
     histograms=(*TIMED, "md_to_intent"),
     counters=("ticks", "timer_ticks", "intents", "coalesced", "deadline_misses", "shadow_mismatches",
               "ring_lost", "action_new", "action_replace", "action_cancel", "action_keep",
-              "guard_quote", "guard_reduce_only", "guard_pull", "guard_hold",
-              "reason_stale", "reason_invalid_book", "reason_wide_spread", "reason_vol_spike",
-              "reason_position_limit", "reason_loss_limit", "reason_blacklisted", "reason_halted",
-              "reason_rate_limit"),
+              *(f"guard_{g.name.lower()}" for g in Guard), *(f"reason_{n}" for n in Reason.NAMES)),
     gauges=("epoch", "mode"),
 )
 
