@@ -91,6 +91,62 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    from quotepipe.config import default_config
+    from quotepipe.daemon.supervisor import Supervisor, missing_recordings
+    from quotepipe.replay import format_summary
+
+    cfg = load_config(args.config) if args.config else default_config()
+    missing = missing_recordings(cfg)
+    if missing:
+        print(f"quotepipe: feed.paths: recording not found: {missing[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.duration is not None and args.duration <= 0:
+        print(f"quotepipe: --duration: expected seconds > 0, got {args.duration:g}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=(
+        f"%(asctime)s quotepipe[supervisor pid {os.getpid()}] %(levelname)s %(message)s"))
+    sup = Supervisor(cfg, args.config, args.duration, live=sys.stdout.isatty())
+    code = sup.run()
+    s = sup.summary
+    if s:
+        print(format_summary(s))
+        m = s["md_to_intent"]
+        print(f"md->intent p50 {m['p50_us']} us, p99 {m['p99_us']} us ({m['count']:,} intents); "
+              f"restarts {s['restarts']}; ring overruns {s['ring_overruns']}; "
+              f"deadline misses {s['deadline_misses']}; open orders at exit {s['open_orders_at_exit']}")
+        if args.summary_json:
+            with open(args.summary_json, "w", encoding="utf-8") as f:
+                json.dump(s, f, indent=2)
+                f.write("\n")
+    return code
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from quotepipe.daemon.view import InstanceView, format_status
+    from quotepipe.shm.segment import SegmentError, owner_alive, read_owner, segment_name
+
+    instance = args.instance or (load_config(args.config).instance.name if args.config else "default")
+    owner = read_owner(segment_name(instance, "control"))
+    if owner is None:
+        print(f"quotepipe: instance {instance!r} is not running (no shared memory)", file=sys.stderr)
+        return EXIT_FAILED
+    if not owner_alive(*owner):
+        print(f"quotepipe: instance {instance!r} is not running (stale shared memory of pid {owner[0]}; "
+              "the next start removes it)", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        s = InstanceView(instance=instance).collect()
+    except SegmentError as exc:
+        print(f"quotepipe: cannot attach to instance {instance!r}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(s, indent=2) if args.json else format_status(s))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quotepipe",
@@ -128,6 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=int, default=None, metavar="N",
                    help="stop after N events (synthetic default: 1,000,000)")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("run", help="the daemon: market data, workers, paper venue and scoreboard as "
+                       "supervised processes over shared memory, in the foreground")
+    p.add_argument("-c", "--config", help="YAML config (default: the embedded default, synthetic feed)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop gracefully after S seconds")
+    p.add_argument("--summary-json", metavar="FILE", help="write the exit summary as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="attach read-only to a running instance and print its table")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("-c", "--config", help="the instance named in this config")
+    who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_status)
 
     return parser
 

@@ -32,6 +32,7 @@ __all__ = [
     "dump_config",
     "load_config",
     "parse_config",
+    "cpu_plan",
     "shard_of",
     "shard_modes",
 ]
@@ -275,6 +276,20 @@ class AllocatorConfig(_Section, kw_only=True):
     cooldown_s: Annotated[float, _f("blacklist duration before probation", gt=0)] = 3600.0
 
 
+class SupervisorConfig(_Section, kw_only=True):
+    max_restarts: Annotated[int, Meta(ge=0, description=(
+        "restarts of one worker allowed within restart_window_s; one more halts its shard"))] = 3
+    restart_window_s: Annotated[float, _f("window of max_restarts, seconds", gt=0)] = 60.0
+    heartbeat_timeout_ms: Annotated[float, _f(
+        "a child silent this long is killed and handled as dead, ms", ge=200)] = 2000.0
+    startup_timeout_s: Annotated[float, _f(
+        "time a (re)started child has to beat for the first time, seconds", gt=0)] = 30.0
+    shutdown_timeout_s: Annotated[float, _f(
+        "graceful stop: pull quotes, cancel, confirm and exit within this, seconds", gt=0)] = 5.0
+    scoreboard_nice: Annotated[int, Meta(ge=0, le=19, description=(
+        "niceness of the scoreboard process (low priority)"))] = 10
+
+
 class MetricsConfig(_Section, kw_only=True):
     listen: Annotated[str, Meta(description="Prometheus /metrics listen address")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535, description="Prometheus port; 0 = disabled")] = 9464
@@ -299,6 +314,8 @@ class Config(_Section, kw_only=True):
                                  Meta(description="per-symbol scoreboard")] = ScoreboardConfig()
     dynamic_allocator: Annotated[AllocatorConfig,
                                  Meta(description="weight allocator")] = AllocatorConfig()
+    supervisor: Annotated[SupervisorConfig,
+                          Meta(description="restarts, heartbeats, stop")] = SupervisorConfig()
     metrics: Annotated[MetricsConfig, Meta(description="Prometheus exporter")] = MetricsConfig()
 
     def instrument(self, instrument_id: str) -> Instrument:
@@ -552,6 +569,20 @@ def shard_of(inst: Instrument, shard_count: int) -> int:
     if inst.shard is not None:
         return inst.shard
     return zlib.crc32(inst.id.encode()) % shard_count
+
+
+def cpu_plan(cfg: Config) -> tuple[int | None, list[int | None]]:
+    """Cores of the market-data process and of each worker (None: unpinned).
+
+    Defaults: market data on the first core of a host with 2+ cores, workers on the
+    cores after it, one each, unpinned when none are left (a 1-core host pins nothing).
+    """
+    cpus = host_cpus()
+    md = cfg.md.cpu if cfg.md.cpu is not None else (cpus[0] if len(cpus) >= 2 else None)
+    if cfg.workers.cpus is not None:
+        return md, list(cfg.workers.cpus)
+    free = [c for c in cpus if c != md] if md is not None else []
+    return md, [free[s] if s < len(free) else None for s in range(cfg.workers.count)]
 
 
 def shard_modes(cfg: Config) -> list[str]:

@@ -13,8 +13,8 @@ def host_cpus() -> list[int]:
     return list(range(os.cpu_count() or 1))  # pragma: no cover - non-Linux
 
 
-def pin(cpu: int | None) -> None:
-    """Pin this process to ``cpu``; a no-op for None or where the host cannot."""
+def pin(cpu: int | None, pid: int = 0) -> None:
+    """Pin process ``pid`` (0: this one) to ``cpu``; a no-op for None or where the host cannot."""
     if cpu is not None and hasattr(os, "sched_setaffinity"):
         with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, {cpu})
+            os.sched_setaffinity(pid, {cpu})

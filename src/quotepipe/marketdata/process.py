@@ -15,6 +15,7 @@ import time
 
 from quotepipe.config import Config, shard_of
 from quotepipe.cpu import pin
+from quotepipe.lifeline import parent_alive
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
@@ -76,7 +77,8 @@ class MarketDataProcess:
             if now >= next_beat:
                 control.beat(self.proc_slot, now)
                 next_beat = now + HEARTBEAT_NS
-                if control.shutdown:
+                if control.shutdown or not parent_alive():
+                    self._sync_counters()
                     return 0
                 self._sync_counters()
                 stats.set_gauge("event_lag_ms", 0.0 if speed <= 0 else
@@ -94,7 +96,8 @@ class MarketDataProcess:
         self._sync_counters()
         stats.set_gauge("feed_done", 1.0)
         log.info("feed ended after %d updates; idling until shutdown", stats.counter("published"))
-        while not control.shutdown:  # keep beating: workers see the data go stale and pull quotes
+        # keep beating: the workers see the data go stale and pull their quotes
+        while not control.shutdown and parent_alive():
             control.beat(self.proc_slot)
             time.sleep(0.05)
         return 0

@@ -8,12 +8,17 @@ the whole shared-memory map of an instance in this one file.
 from __future__ import annotations
 
 from quotepipe.config import Config
+from quotepipe.shm.config_block import ConfigBlock
 from quotepipe.shm.control import ControlBlock
+from quotepipe.shm.counts import InstrumentCounts
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
+from quotepipe.shm.scores import ScoreTable
 from quotepipe.shm.segment import SegmentSet, segment_name
 from quotepipe.shm.snapshots import SnapshotTable
 from quotepipe.shm.stats import StatsBlock, StatsSchema
+from quotepipe.shm.venue_table import VenueTable
 from quotepipe.shm.weights import WeightsArray
+from quotepipe.workers.timing import WORKER_STATS
 
 #: md -> worker shard: "instrument slot's snapshot changed"
 MD_RING = RingLayout("md", [("slot", "q"), ("md_seq", "Q"), ("publish_ns", "q"), ("recv_ns", "q")])
@@ -23,6 +28,39 @@ MD_RING_CAPACITY = 1 << 14
 TRADE_RING = RingLayout("trades", [("slot", "q"), ("price", "d"), ("qty", "d"), ("side", "q"),
                                    ("trade_ns", "q"), ("recv_ns", "q")])
 TRADE_RING_CAPACITY = 1 << 14
+
+#: worker shard -> venue: one intent that acts (NEW, REPLACE or CANCEL on a side). ``actions``
+#: packs bid action | ask action << 8 | guard << 16 (see ``workers.dto``)
+INTENT_RING = RingLayout("intents", [("slot", "q"), ("t_ns", "q"), ("actions", "q"), ("bid_px", "d"),
+                                     ("bid_qty", "d"), ("ask_px", "d"), ("ask_qty", "d")])
+INTENT_RING_CAPACITY = 1 << 14
+
+#: venue -> scoreboard: fills (kind 1) and ended orders (kind 2; price = quoted, qty = filled)
+VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END = 1, 2
+VENUE_EVENT_RING = RingLayout("venue_events", [
+    ("kind", "q"), ("slot", "q"), ("side", "q"), ("price", "d"), ("qty", "d"), ("t_ns", "q"),
+    ("fee_bps", "d"), ("mid", "d"), ("target_px", "d"), ("queue_edge", "d"), ("order_id", "q")])
+VENUE_EVENT_RING_CAPACITY = 1 << 14
+
+#: process-table slots: fixed for the singletons, then one per worker shard
+SLOT_SUPERVISOR, SLOT_MD, SLOT_VENUE, SLOT_SCOREBOARD = 0, 1, 2, 3
+
+
+def worker_slot(shard: int) -> int:
+    return 4 + shard
+
+
+VENUE_STATS = StatsSchema(
+    histograms=("intent_age",),
+    counters=("intents", "book_updates", "trades", "fills", "order_ends", "rejects", "stop_cancels",
+              "cancel_requests", "ring_lost"),
+    gauges=("open_orders",),
+)
+
+SCOREBOARD_STATS = StatsSchema(
+    counters=("fills", "order_ends", "mids", "allocations", "weight_publications", "ring_lost"),
+    gauges=("event_time_s",),
+)
 
 MD_STATS = StatsSchema(
     histograms=("publish",),
@@ -36,25 +74,75 @@ def md_ring_name(shard: int) -> str:
     return f"ring.md.{shard}"
 
 
+def intent_ring_name(shard: int) -> str:
+    return f"ring.intents.{shard}"
+
+
+def worker_stats_name(shard: int) -> str:
+    return f"stats.worker.{shard}"
+
+
 def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
     """Create every segment of ``cfg``'s instance (after ``segs.claim()``)."""
     n = len(cfg.instruments)
     ControlBlock.create(segs, cfg.workers.count)
+    ConfigBlock.create(segs).write(cfg, 1)
     SnapshotTable.create(segs, n)
     WeightsArray.create(segs, n)
+    VenueTable.create(segs, n)
+    ScoreTable.create(segs, n)
+    InstrumentCounts.create(segs, n)
     for shard in range(cfg.workers.count):
         RingWriter.create(segs, md_ring_name(shard), MD_RING, MD_RING_CAPACITY)
+        RingWriter.create(segs, intent_ring_name(shard), INTENT_RING, INTENT_RING_CAPACITY)
+        StatsBlock.create(segs, worker_stats_name(shard), WORKER_STATS)
     RingWriter.create(segs, "ring.trades", TRADE_RING, TRADE_RING_CAPACITY)
+    RingWriter.create(segs, "ring.venue_events", VENUE_EVENT_RING, VENUE_EVENT_RING_CAPACITY)
     StatsBlock.create(segs, "stats.md", MD_STATS)
+    StatsBlock.create(segs, "stats.venue", VENUE_STATS)
+    StatsBlock.create(segs, "stats.scoreboard", SCOREBOARD_STATS)
 
 
 class Attached:
     """Attach helpers for a child process of ``cfg``'s instance."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config | None = None, instance: str | None = None,
+                 n_instruments: int | None = None) -> None:
         self.cfg = cfg
-        self.instance = cfg.instance.name
-        self.n = len(cfg.instruments)
+        self.instance = cfg.instance.name if cfg is not None else str(instance)
+        self.n = len(cfg.instruments) if cfg is not None else int(n_instruments or 0)
+
+    @classmethod
+    def from_config_block(cls, instance: str) -> Attached:
+        """Attach to a running instance knowing only its name: the config comes from its block."""
+        _, cfg = ConfigBlock.attach(segment_name(instance, "config")).read()
+        return cls(cfg)
+
+    def config_block(self, writable: bool = False) -> ConfigBlock:
+        return ConfigBlock.attach(self.name("config"), writable)
+
+    def venue_table(self, writable: bool = False) -> VenueTable:
+        return VenueTable.attach(self.name("venue"), self.n, writable)
+
+    def scores(self, writable: bool = False) -> ScoreTable:
+        return ScoreTable.attach(self.name("scores"), self.n, writable)
+
+    def counts(self, writable: bool = False) -> InstrumentCounts:
+        return InstrumentCounts.attach(self.name("counts"), self.n, writable)
+
+    def intent_ring_writer(self, shard: int) -> RingWriter:
+        return RingWriter.attach(self.name(intent_ring_name(shard)), INTENT_RING, INTENT_RING_CAPACITY)
+
+    def intent_ring_reader(self, shard: int) -> RingReader:
+        return RingReader.attach(self.name(intent_ring_name(shard)), INTENT_RING, INTENT_RING_CAPACITY)
+
+    def venue_event_writer(self) -> RingWriter:
+        return RingWriter.attach(self.name("ring.venue_events"), VENUE_EVENT_RING,
+                                 VENUE_EVENT_RING_CAPACITY)
+
+    def venue_event_reader(self, from_start: bool = False) -> RingReader:
+        return RingReader.attach(self.name("ring.venue_events"), VENUE_EVENT_RING,
+                                 VENUE_EVENT_RING_CAPACITY, from_start)
 
     def name(self, segment: str) -> str:
         return segment_name(self.instance, segment)

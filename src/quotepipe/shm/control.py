@@ -1,8 +1,10 @@
 """The control block: config epoch, per-shard mode and halt flags, shutdown, processes.
 
-The supervisor writes the first lines (epoch, shutdown, shard modes and halts,
-the process table); each child writes only its own heartbeat line, 128 bytes
-away from any other writer's words. Every word is one aligned 8-byte store.
+The supervisor writes the first lines (epoch, shutdown, halt, shard modes and
+halts, cancel requests, the process table); the venue writes only the cancel
+acknowledgements; each child writes only its own line (heartbeat, the config
+epoch it applied, whether it has acted on the halt), 128 bytes away from any
+other writer's words. Every word is one aligned 8-byte store.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from quotepipe.shm.segment import LINE, Segment, SegmentSet
 
 MAX_SHARDS = 256
 MAX_PROCS = MAX_SHARDS + 8
-LAYOUT = f"control:v1:{MAX_SHARDS}:{MAX_PROCS}"
+LAYOUT = f"control:v2:{MAX_SHARDS}:{MAX_PROCS}"
 
 MODES = ("legacy", "shadow", "pipeline")
 
@@ -42,7 +44,9 @@ class ProcInfo(NamedTuple):
 _EPOCH, _SHUTDOWN, _HALT_ALL, _N_SHARDS, _STARTED_NS = 0, 1, 2, 3, 4
 _MODES = LINE // 8
 _SHARD_HALT = _MODES + MAX_SHARDS
-_PROCS = _SHARD_HALT + MAX_SHARDS      # 4 words per process: role|index, pid, cpu+1, restarts
+_CANCEL_REQ = _SHARD_HALT + MAX_SHARDS  # supervisor: "cancel every order of this shard", a counter
+_CANCEL_ACK = _CANCEL_REQ + MAX_SHARDS  # venue: the last request it carried out
+_PROCS = _CANCEL_ACK + MAX_SHARDS      # 4 words per process: role|index, pid, cpu+1, restarts
 _HEARTBEATS = _PROCS + 4 * MAX_PROCS   # one 128-byte line per process
 _WORDS = _HEARTBEATS + MAX_PROCS * (LINE // 8)
 
@@ -69,6 +73,11 @@ class ControlBlock:
     @property
     def n_shards(self) -> int:
         return self._q[_N_SHARDS]
+
+    @property
+    def started_ns(self) -> int:
+        """Wall-clock time (ns since the epoch) the instance was created."""
+        return self._q[_STARTED_NS]
 
     @property
     def epoch(self) -> int:
@@ -132,9 +141,43 @@ class ControlBlock:
                 out.append((slot, self.proc(slot)))
         return out
 
-    # -- child-written: one heartbeat line per process slot
+    def request_cancel(self, shard: int) -> int:
+        """Ask the venue to cancel every order of ``shard``; returns the request number."""
+        self._q[_CANCEL_REQ + shard] += 1
+        return self._q[_CANCEL_REQ + shard]
+
+    def cancel_request(self, shard: int) -> int:
+        return self._q[_CANCEL_REQ + shard]
+
+    # -- venue-written
+    def ack_cancel(self, shard: int, request: int) -> None:
+        self._q[_CANCEL_ACK + shard] = request
+
+    def cancel_ack(self, shard: int) -> int:
+        return self._q[_CANCEL_ACK + shard]
+
+    # -- child-written: one line per process slot
     def beat(self, slot: int, now_ns: int | None = None) -> None:
         self._q[_HEARTBEATS + slot * (LINE // 8)] = time.monotonic_ns() if now_ns is None else now_ns
 
     def heartbeat(self, slot: int) -> int:
         return self._q[_HEARTBEATS + slot * (LINE // 8)]
+
+    def clear_line(self, slot: int) -> None:
+        """Supervisor, before (re)starting the child of ``slot``: no beat, nothing acknowledged."""
+        base = _HEARTBEATS + slot * (LINE // 8)
+        for k in range(3):
+            self._q[base + k] = 0
+
+    def set_applied_epoch(self, slot: int, epoch: int) -> None:
+        self._q[_HEARTBEATS + slot * (LINE // 8) + 1] = epoch
+
+    def applied_epoch(self, slot: int) -> int:
+        return self._q[_HEARTBEATS + slot * (LINE // 8) + 1]
+
+    def set_halt_seen(self, slot: int, seen: bool) -> None:
+        """A child has acted on ``halt_all`` (a worker: pulled its quotes)."""
+        self._q[_HEARTBEATS + slot * (LINE // 8) + 2] = int(seen)
+
+    def halt_seen(self, slot: int) -> bool:
+        return bool(self._q[_HEARTBEATS + slot * (LINE // 8) + 2])

@@ -26,7 +26,7 @@ import msgspec
 from quotepipe.config import Config
 from quotepipe.venue.queue_models import queue_model
 from quotepipe.workers.dto import Action, QuoteIntent, RestingOrder
-from quotepipe.workers.spec import instrument_specs
+from quotepipe.workers.spec import InstrumentSpec, instrument_specs
 
 BID, ASK = 0, 1
 
@@ -83,6 +83,16 @@ class _Order:
         self.view: RestingOrder | None = None  # cached DTO for the chain
 
 
+def pnl_usd(spec: InstrumentSpec, cash: float, position: float, mid: float) -> float:
+    """Realised + unrealised PnL in USD of ``cash`` and ``position`` at ``mid``: the venue's
+    own figure, and the workers' from the venue table."""
+    if mid <= 0.0:
+        return 0.0
+    if spec.inverse:
+        return (cash - position * spec.multiplier / mid) * mid
+    return cash + position * mid * spec.multiplier
+
+
 class PaperVenue:
     def __init__(self, cfg: Config, on_fill: Callable[[Fill], object] | None = None,
                  on_order_end: Callable[[OrderEnd], object] | None = None) -> None:
@@ -114,11 +124,16 @@ class PaperVenue:
 
     # ------------------------------------------------------------------ intents
     def submit(self, intent: QuoteIntent) -> None:
-        ba, aa = intent.bid_action, intent.ask_action
-        if ba != Action.KEEP and ba != Action.NONE:
-            self._side_action(intent.slot, BID, ba, intent.bid_px, intent.bid_qty, intent.t_ns)
-        if aa != Action.KEEP and aa != Action.NONE:
-            self._side_action(intent.slot, ASK, aa, intent.ask_px, intent.ask_qty, intent.t_ns)
+        self.apply(intent.slot, intent.t_ns, intent.bid_action, intent.bid_px, intent.bid_qty,
+                   intent.ask_action, intent.ask_px, intent.ask_qty)
+
+    def apply(self, slot: int, t_ns: int, bid_action: int, bid_px: float, bid_qty: float,
+              ask_action: int, ask_px: float, ask_qty: float) -> None:
+        """An intent's fields (as the venue process reads them off an intent ring)."""
+        if bid_action != Action.KEEP and bid_action != Action.NONE:
+            self._side_action(slot, BID, Action(bid_action), bid_px, bid_qty, t_ns)
+        if ask_action != Action.KEEP and ask_action != Action.NONE:
+            self._side_action(slot, ASK, Action(ask_action), ask_px, ask_qty, t_ns)
 
     def _side_action(self, slot: int, side: int, action: Action, px: float, qty: float, now: int) -> None:
         self.version[slot] += 1
@@ -147,6 +162,25 @@ class PaperVenue:
             if cur is not None:
                 self._cancel(cur, now)
                 self.current[slot][side] = None
+
+    def close_out(self, slot: int, now: int) -> int:
+        """Cancel every order of an instrument and land the cancels at once (a stop or a
+        worker restart cannot wait on event time that may not come). Returns the orders
+        that were open; none is left."""
+        was_open = len(self.orders[slot])
+        if was_open:
+            self.cancel_all(slot, now)
+            for o in self.orders[slot]:
+                self._cancel(o, now)
+            self._process_due(slot, max(o.cancel_at for o in self.orders[slot]), None)
+            self.version[slot] += 1
+        return was_open
+
+    def advance(self, slot: int, now: int) -> None:
+        """Event time passed with no market update: activate orders, land cancels that are due."""
+        due = self.next_due[slot]
+        if due and due <= now:
+            self._process_due(slot, now, None)
 
     def _due(self, slot: int, t: int) -> None:
         d = self.next_due[slot]
@@ -322,12 +356,7 @@ class PaperVenue:
         """Realised + unrealised PnL in USD at ``mid`` (default: the last mid seen)."""
         if mid is None:
             mid = (self.bid[slot] + self.ask[slot]) * 0.5
-        if mid <= 0.0:
-            return 0.0
-        spec = self.specs[slot]
-        if spec.inverse:
-            return (self.cash[slot] - self.position[slot] * spec.multiplier / mid) * mid
-        return self.cash[slot] + self.position[slot] * mid * spec.multiplier
+        return pnl_usd(self.specs[slot], self.cash[slot], self.position[slot], mid)
 
     def open_orders(self, slot: int | None = None) -> int:
         slots = range(len(self.orders)) if slot is None else (slot,)

@@ -1,0 +1,455 @@
+"""The supervisor: starts, watches, restarts and stops every other process.
+
+Modelled on a pre-fork arbiter. Signal handlers only queue the signal and
+wake the loop (a self-pipe); the one loop handles them in order, reaps dead
+children, kills silent ones, restarts what may be restarted, answers the
+systemd watchdog, and refreshes the live table:
+
+- SIGHUP: reload the config file; refused (the old config keeps running) when
+  it does not parse, or changes a field that needs a restart.
+- SIGTERM / SIGINT: graceful stop. Halt flag -> workers pull their quotes ->
+  the venue cancels every order of every shard and confirms -> children exit
+  -> segments unlinked -> exit 0, within ``supervisor.shutdown_timeout_s``.
+  A second SIGTERM / SIGINT forces it (children killed, segments unlinked, exit 1).
+
+A worker that dies (any signal, any exception) or stops beating is replaced
+once the venue confirms that its instruments' orders are cancelled; more than
+``max_restarts`` deaths in ``restart_window_s`` halt its shard instead. The
+scoreboard is restarted the same way (the weights in force stay published).
+The market-data process and the venue hold state that cannot be rebuilt (the
+feed's position and the books; positions and orders): losing either stops the
+instance cleanly with exit 1 (2 when market data refused the feed).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from quotepipe.config import Config, ConfigError, cpu_plan, diff_configs, load_config, shard_modes
+from quotepipe.cpu import pin
+from quotepipe.daemon import sdnotify
+from quotepipe.daemon.child import child_argv
+from quotepipe.daemon.view import InstanceView, format_status
+from quotepipe.shm.catalog import (
+    SLOT_MD,
+    SLOT_SCOREBOARD,
+    SLOT_SUPERVISOR,
+    SLOT_VENUE,
+    Attached,
+    create_instance_segments,
+    worker_slot,
+)
+from quotepipe.shm.control import Role
+from quotepipe.shm.segment import SegmentSet
+
+log = logging.getLogger("quotepipe.supervisor")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+LOOP_S = 0.05
+CANCEL_WAIT_S = 2.0  # a restart waits this long at most for the venue's confirmation
+
+
+class Child:
+    """One supervised process and its restart history."""
+
+    def __init__(self, role: str, index: int, proc_slot: int, cpu: int | None) -> None:
+        self.role = role
+        self.index = index
+        self.proc_slot = proc_slot
+        self.cpu = cpu
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.restarts = 0
+        self.deaths: collections.deque[float] = collections.deque()
+        self.state = "new"   # running | restarting (waiting for the venue) | halted | exited
+        self.cancel_request = 0
+        self.cancel_deadline = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"worker {self.index}" if self.role == "worker" else self.role
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid if self.popen else 0
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class Supervisor:
+    def __init__(self, cfg: Config, config_path: str | None = None, duration_s: float | None = None,
+                 live: bool = False) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.duration_s = duration_s
+        self.live = live
+        self.segments = SegmentSet(cfg.instance.name)
+        self.signals: collections.deque[int] = collections.deque()
+        self.children: list[Child] = []
+        self.exit_code = EXIT_OK
+        self.stop_reason = ""
+        self.stopping = False
+        self.forced = False
+        self.ready_at = 0.0
+        self.stopped_at = 0.0
+        self.summary: dict[str, Any] = {}
+        self._wake_r, self._wake_w = os.pipe()
+        self._metrics_server: Any = None
+
+    # ------------------------------------------------------------------ start
+    def run(self) -> int:
+        """Run until the duration ends, a stop signal, or a fatal child death; the exit code."""
+        from quotepipe.shm.segment import InstanceRunning
+
+        try:
+            self.segments.claim()
+        except InstanceRunning as exc:
+            log.error("refused: %s", exc)
+            return EXIT_FAILED
+        try:
+            create_instance_segments(self.cfg, self.segments)
+            return self._run()
+        finally:
+            self._stop_metrics()
+            self.segments.unlink_all()
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _run(self) -> int:
+        cfg = self.cfg
+        shm = Attached(cfg)
+        self.control = control = shm.control()
+        self.config_block = shm.config_block(writable=True)
+        control.epoch = 1
+        for shard, mode in enumerate(shard_modes(cfg)):
+            control.set_mode(shard, mode)
+        control.set_proc(SLOT_SUPERVISOR, Role.SUPERVISOR, 0, os.getpid(), None)
+        self.view = InstanceView(cfg)
+        self._install_signals()
+        self._start_metrics()
+        md_cpu, worker_cpus = cpu_plan(cfg)
+        self.children = [Child("venue", 0, SLOT_VENUE, None),
+                         Child("scoreboard", 0, SLOT_SCOREBOARD, None)]
+        self.children += [Child("worker", s, worker_slot(s), worker_cpus[s])
+                          for s in range(cfg.workers.count)]
+        self.children.append(Child("md", 0, SLOT_MD, md_cpu))
+        for child in self.children:
+            self._spawn(child)
+        log.info("instance %r: %d processes started (md cpu %s, workers %s); waiting for heartbeats",
+                 cfg.instance.name, len(self.children) + 1, md_cpu, worker_cpus)
+        if self._wait_ready():
+            self.ready_at = time.monotonic()
+            sdnotify.notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS=quoting")
+            log.info("ready: every process beats%s", f"; running for {self.duration_s:g} s"
+                     if self.duration_s else "; SIGTERM or Ctrl-C stops")
+            self._loop()
+        self._stop()
+        return self.exit_code
+
+    def _spawn(self, child: Child) -> None:
+        self.control.clear_line(child.proc_slot)
+        argv = child_argv(child.role, self.cfg.instance.name, child.proc_slot, child.index, child.cpu,
+                          child.restarts, os.getpid())
+        child.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True)
+        child.started = time.monotonic()
+        child.state = "running"
+        pin(child.cpu, child.popen.pid)
+        if child.role == "scoreboard":
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, child.popen.pid, self.cfg.supervisor.scoreboard_nice)
+        role = {"md": Role.MARKET_DATA, "worker": Role.WORKER, "venue": Role.VENUE,
+                "scoreboard": Role.SCOREBOARD}[child.role]
+        self.control.set_proc(child.proc_slot, role, child.index, child.popen.pid, child.cpu, child.restarts)
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + self.cfg.supervisor.startup_timeout_s
+        while time.monotonic() < deadline:
+            self._wait(LOOP_S)
+            self._handle_signals()
+            self._reap()
+            if self.stopping:
+                return False
+            if all(self.control.heartbeat(c.proc_slot) for c in self.children if c.state == "running"):
+                return True
+        self._begin_stop(EXIT_FAILED,
+                         f"children did not start within {self.cfg.supervisor.startup_timeout_s:g} s")
+        return False
+
+    # ------------------------------------------------------------------ signals
+    def _install_signals(self) -> None:
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+
+        def queue(signum: int, frame: object) -> None:
+            self.signals.append(signum)
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"s")
+
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(sig, queue)
+
+    def _wait(self, timeout: float) -> None:
+        with contextlib.suppress(InterruptedError):
+            ready, _, _ = select.select([self._wake_r], [], [], timeout)
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+
+    def _handle_signals(self) -> None:
+        while self.signals:
+            sig = self.signals.popleft()
+            if sig == signal.SIGCHLD:
+                continue  # reaped below, on every turn
+            if sig == signal.SIGHUP:
+                self._reload()
+            elif sig in (signal.SIGTERM, signal.SIGINT):
+                name = signal.Signals(sig).name
+                if self.stopping:
+                    self.forced = True
+                    log.warning("%s again: forcing the stop", name)
+                else:
+                    self._begin_stop(EXIT_OK, f"{name} received")
+
+    def _begin_stop(self, code: int, reason: str) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.exit_code = code
+            self.stop_reason = reason
+            log.info("stopping: %s", reason)
+
+    # ------------------------------------------------------------------ loop
+    def _loop(self) -> None:
+        watchdog = sdnotify.watchdog_period_s()
+        next_watchdog = next_live = 0.0
+        while not self.stopping:
+            self._wait(LOOP_S)
+            self._handle_signals()
+            if self.stopping:
+                break
+            self._reap()
+            self._check_heartbeats()
+            self._progress_restarts()
+            now = time.monotonic()
+            if watchdog and now >= next_watchdog:
+                next_watchdog = now + watchdog
+                sdnotify.notify("WATCHDOG=1")
+            if self.live and now >= next_live:
+                next_live = now + 1.0
+                sys.stdout.write("\x1b[H\x1b[2J" + format_status(self.view.collect()) + "\n")
+                sys.stdout.flush()
+            if self.duration_s and now - self.ready_at >= self.duration_s:
+                self._begin_stop(EXIT_OK, f"--duration {self.duration_s:g} s reached")
+
+    def _reap(self) -> None:
+        for child in self.children:
+            if child.state != "running" or child.popen is None:
+                continue
+            code = child.popen.poll()
+            if code is None:
+                continue
+            self._on_death(child, code)
+
+    def _on_death(self, child: Child, code: int) -> None:
+        how = describe_exit(code)
+        if self.stopping:
+            child.state = "exited"
+            return
+        if child.role in ("md", "venue"):
+            child.state = "exited"
+            log.error("%s (pid %d) died: %s; it cannot be restarted without losing its state: stopping",
+                      child.name, child.pid, how)
+            self._begin_stop(EXIT_BAD_INPUT if child.role == "md" and code == 2 else EXIT_FAILED,
+                             f"{child.name} died ({how})")
+            return
+        now = time.monotonic()
+        cfg = self.cfg.supervisor
+        child.deaths.append(now)
+        while child.deaths and now - child.deaths[0] > cfg.restart_window_s:
+            child.deaths.popleft()
+        if child.role == "worker":
+            child.cancel_request = self.control.request_cancel(child.index)
+            child.cancel_deadline = now + CANCEL_WAIT_S
+        if len(child.deaths) > cfg.max_restarts:
+            child.state = "halted"
+            if child.role == "worker":
+                self.control.set_shard_halted(child.index, True)
+                log.error("%s (pid %d) died: %s; %d deaths within %g s (supervisor.max_restarts %d): "
+                          "shard %d HALTED, its orders cancelled; fix the cause and restart the instance",
+                          child.name, child.pid, how, len(child.deaths), cfg.restart_window_s,
+                          cfg.max_restarts, child.index)
+            else:
+                log.error("%s (pid %d) died: %s; %d deaths within %g s: not restarted again; the weights "
+                          "in force stay published", child.name, child.pid, how, len(child.deaths),
+                          cfg.restart_window_s)
+            return
+        child.state = "restarting"
+        log.warning("%s (pid %d) died: %s; restarting%s", child.name, child.pid, how,
+                    " once the venue has cancelled its orders" if child.role == "worker" else "")
+
+    def _progress_restarts(self) -> None:
+        for child in self.children:
+            if child.state != "restarting":
+                continue
+            if child.role == "worker" and self.control.cancel_ack(child.index) < child.cancel_request:
+                if time.monotonic() < child.cancel_deadline:
+                    continue
+                log.warning("venue did not confirm the cancels of shard %d within %g s; restarting anyway",
+                            child.index, CANCEL_WAIT_S)
+            child.restarts += 1
+            self._spawn(child)
+            log.warning("%s restarted as pid %d (restart %d)", child.name, child.pid, child.restarts)
+
+    def _check_heartbeats(self) -> None:
+        cfg = self.cfg.supervisor
+        now_s = time.monotonic()
+        now_ns = time.monotonic_ns()
+        for child in self.children:
+            if child.state != "running" or child.popen is None or child.popen.poll() is not None:
+                continue
+            beat = self.control.heartbeat(child.proc_slot)
+            if beat == 0:
+                if now_s - child.started > cfg.startup_timeout_s:
+                    log.error("%s (pid %d) never beat within %g s: killing it", child.name, child.pid,
+                              cfg.startup_timeout_s)
+                    child.popen.kill()
+            elif (now_ns - beat) / 1e6 > cfg.heartbeat_timeout_ms:
+                log.error("%s (pid %d) silent for %.0f ms (supervisor.heartbeat_timeout_ms %g): killing it",
+                          child.name, child.pid, (now_ns - beat) / 1e6, cfg.heartbeat_timeout_ms)
+                child.popen.kill()
+
+    # ------------------------------------------------------------------ reload
+    def _reload(self) -> None:
+        epoch = self.control.epoch
+        if not self.config_path:
+            log.warning("SIGHUP: running the embedded default config, there is no file to reload")
+            return
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, config epoch %d keeps running: %s", epoch, exc)
+            return
+        diff = diff_configs(self.cfg, new)
+        if diff.needs_restart:
+            log.error("reload refused, config epoch %d keeps running: these fields need a restart: %s",
+                      epoch, ", ".join(diff.restart_only))
+            return
+        if not diff.reloadable:
+            log.info("reload: %s unchanged; config epoch %d keeps running", self.config_path, epoch)
+            return
+        epoch += 1
+        self.config_block.write(new, epoch)
+        for shard, mode in enumerate(shard_modes(new)):
+            self.control.set_mode(shard, mode)
+        self.control.epoch = epoch  # last: children look at the epoch, then read the rest
+        self.cfg = new
+        log.info("reload: config epoch %d: %s", epoch, ", ".join(diff.reloadable))
+
+    # ------------------------------------------------------------------ stop
+    def _stop(self) -> None:
+        """Halt -> workers pull quotes -> venue cancels and confirms -> children exit."""
+        cfg = self.cfg.supervisor
+        control = self.control
+        start = time.monotonic()
+        deadline = start + cfg.shutdown_timeout_s
+        self.stopped_at = start
+        sdnotify.notify("STOPPING=1")
+        control.halt_all = True
+        workers = [c for c in self.children if c.role == "worker" and c.state == "running"]
+        venue_up = any(c.role == "venue" and c.state == "running" for c in self.children)
+        # 1. the workers pull their quotes (CANCEL intents on their rings)
+        self._wait_for(lambda: all(control.halt_seen(w.proc_slot) for w in workers if w.state == "running"),
+                       start + 0.6 * cfg.shutdown_timeout_s, "workers to pull their quotes")
+        # 2. the venue cancels what is left of every shard, lands the cancels, and confirms
+        if venue_up:
+            requests = {s: control.request_cancel(s) for s in range(self.cfg.workers.count)}
+            confirmed = self._wait_for(
+                lambda: all(control.cancel_ack(s) >= r for s, r in requests.items()),
+                start + 0.8 * cfg.shutdown_timeout_s, "the venue to confirm the cancels")
+            if confirmed:
+                log.info("venue confirmed: every order cancelled")
+        # the final summary, while the children are still attached and counters are settled
+        control.shutdown = True
+        self._wait_for(lambda: all(c.popen is None or c.popen.poll() is not None for c in self.children),
+                       deadline, "children to exit")
+        for c in self.children:
+            if c.popen is not None and c.popen.poll() is None:
+                log.error("%s (pid %d) did not exit in time: killing it", c.name, c.pid)
+                c.popen.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    c.popen.wait(timeout=2)
+        if self.forced and self.exit_code == EXIT_OK:
+            self.exit_code = EXIT_FAILED
+        self.summary = self._summary()
+        log.info("stopped in %.2f s (%s); exit %d", time.monotonic() - start, self.stop_reason,
+                 self.exit_code)
+
+    def _wait_for(self, done: Any, deadline: float, what: str) -> bool:
+        while not done():
+            if self.forced:
+                self._kill_all()
+                return False
+            if time.monotonic() >= deadline:
+                log.warning("gave up waiting for %s", what)
+                return False
+            self._wait(0.01)
+            self._handle_signals()
+            self._reap()
+        return True
+
+    def _kill_all(self) -> None:
+        for c in self.children:
+            if c.popen is not None and c.popen.poll() is None:
+                c.popen.kill()
+
+    def _summary(self) -> dict[str, Any]:
+        s = self.view.collect()
+        if self.ready_at:
+            wall = (self.stopped_at or time.monotonic()) - self.ready_at
+            s["wall_s"] = round(wall, 3)
+            s["events_per_s"] = round(s["events"] / wall, 1) if wall > 0 else 0.0
+        s["exit_code"] = self.exit_code
+        s["stop_reason"] = self.stop_reason
+        s["open_orders_at_exit"] = s["venue"]["open_orders"]
+        return s
+
+    # ------------------------------------------------------------------ metrics
+    def _start_metrics(self) -> None:
+        m = self.cfg.metrics
+        if not m.port:
+            return
+        from quotepipe.daemon.metrics import start_metrics_server
+
+        try:
+            self._metrics_server = start_metrics_server(m.listen, m.port, InstanceView(self.cfg))
+            log.info("metrics: http://%s:%d/metrics", m.listen, m.port)
+        except OSError as exc:
+            log.error("metrics: cannot listen on %s:%d (%s); running without /metrics "
+                      "(set metrics.port, 0 disables)", m.listen, m.port, exc.strerror or exc)
+
+    def _stop_metrics(self) -> None:
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
+
+
+def missing_recordings(cfg: Config) -> list[str]:
+    return [p for p in cfg.feed.paths if not Path(p).exists()] if cfg.feed.kind == "replay" else []

@@ -1,0 +1,194 @@
+"""A read-only view of a running instance, built from its shared memory alone.
+
+One ``InstanceView.collect()`` serves ``quotepipe status`` (table or JSON), the
+live table of ``quotepipe run``, its exit summary and the Prometheus
+collector, so all four always agree. Attaching writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from quotepipe.config import Config, shard_of
+from quotepipe.shm.catalog import (
+    MD_STATS,
+    SCOREBOARD_STATS,
+    SLOT_SUPERVISOR,
+    VENUE_STATS,
+    Attached,
+    worker_slot,
+    worker_stats_name,
+)
+from quotepipe.shm.control import Role
+from quotepipe.shm.stats import percentile_from_counts
+from quotepipe.shm.weights import FLAG_BLACKLISTED
+from quotepipe.venue.paper import pnl_usd
+from quotepipe.workers.spec import instrument_specs
+from quotepipe.workers.timing import TIMED, WORKER_STATS
+
+ROLE_NAMES = {Role.SUPERVISOR: "supervisor", Role.MARKET_DATA: "md", Role.WORKER: "worker",
+              Role.VENUE: "venue", Role.SCOREBOARD: "scoreboard"}
+
+
+def _r(x: float, nd: int = 4) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, nd)
+
+
+class InstanceView:
+    def __init__(self, cfg: Config | None = None, instance: str | None = None) -> None:
+        shm = Attached(cfg) if cfg is not None else Attached.from_config_block(str(instance))
+        assert shm.cfg is not None
+        self.cfg = cfg = shm.cfg
+        self.control = shm.control(writable=False)
+        self.snapshots = shm.snapshots()
+        self.weights = shm.weights()
+        self.venue = shm.venue_table()
+        self.scores = shm.scores()
+        self.counts = shm.counts()
+        self.md_stats = shm.stats("stats.md", MD_STATS, writable=False)
+        self.venue_stats = shm.stats("stats.venue", VENUE_STATS, writable=False)
+        self.board_stats = shm.stats("stats.scoreboard", SCOREBOARD_STATS, writable=False)
+        self.worker_stats = [shm.stats(worker_stats_name(s), WORKER_STATS, writable=False)
+                             for s in range(cfg.workers.count)]
+        self.specs = instrument_specs(cfg)
+        self.ids = [i.id for i in cfg.instruments]
+        self.shard_of = [shard_of(i, cfg.workers.count) for i in cfg.instruments]
+
+    def collect(self) -> dict[str, Any]:
+        """Everything ``status`` shows, with the keys of ``quotepipe replay``'s summary."""
+        cfg = self.cfg
+        control = self.control
+        _, weights, flags = self.weights.snapshot()
+        counts = self.counts.rows.copy()
+        instruments: dict[str, dict[str, Any]] = {}
+        total = 0.0
+        for i, iid in enumerate(self.ids):
+            snap = self.snapshots.read_l1(i)
+            mid = (snap[0] + snap[2]) * 0.5 if snap and snap[0] > 0 and snap[2] > 0 else float("nan")
+            row = self.venue.read(i)
+            sc = self.scores.read(i)
+            pos = row.position if row else 0.0
+            pnl = pnl_usd(self.specs[i], row.cash, pos, mid) if row and math.isfinite(mid) else 0.0
+            total += pnl
+            instruments[iid] = {
+                "shard": self.shard_of[i],
+                "md_updates": int(snap[13]) if snap else 0,
+                "ticks": int(counts[i, 0]), "intents": int(counts[i, 1]),
+                "fills": row.fills if row else 0, "volume": _r(row.volume if row else 0.0, 6),
+                "position": _r(pos, 12), "pnl_usd": _r(pnl, 6),
+                "net_bps": _r(sc.net_bps), "fill_rate": _r(sc.fill_rate),
+                "slippage_bps": _r(sc.slippage_bps), "queue_edge": _r(sc.queue_edge),
+                "adverse_penalty": _r(sc.adverse_penalty), "score": _r(sc.score),
+                "weight": _r(float(weights[i])), "blacklisted": bool(int(flags[i]) & FLAG_BLACKLISTED),
+                "mid": _r(mid, 8),
+                "bid": _r(row.bid.price, 8) if row and row.bid else None,
+                "ask": _r(row.ask.price, 8) if row and row.ask else None,
+                "open_orders": row.open_orders if row else 0,
+                "rejects": row.rejects if row else 0,
+                "stop_cancels": row.stop_cancels if row else 0,
+            }
+        worker_copies = [w.copy() for w in self.worker_stats]
+        stages = {}
+        for name in TIMED:
+            merged = sum(c["histograms"][name]["counts"] for c in worker_copies)
+            if int(merged.sum()):
+                stages[name] = {f"p{q}_us": _r(percentile_from_counts(merged, q) / 1000.0, 3)
+                                for q in (50, 95, 99)}
+        md2i = sum(c["histograms"]["md_to_intent"]["counts"] for c in worker_copies)
+        md2i_n = int(md2i.sum())
+        processes = []
+        restarts = 0
+        now_mono = time.monotonic_ns()
+        for slot, p in control.procs():
+            age = (now_mono - p.heartbeat_ns) / 1e6 if p.heartbeat_ns else None
+            processes.append({"role": ROLE_NAMES.get(p.role, str(p.role)), "index": p.index, "pid": p.pid,
+                              "cpu": None if p.cpu < 0 else p.cpu, "restarts": p.restarts,
+                              "heartbeat_age_ms": _r(age, 1) if slot != SLOT_SUPERVISOR else None})
+            restarts += p.restarts
+        shards = [{"shard": s, "mode": control.mode(s), "halted": control.shard_halted(s),
+                   "instruments": [self.ids[i] for i in range(len(self.ids)) if self.shard_of[i] == s],
+                   "restarts": control.proc(worker_slot(s)).restarts}
+                  for s in range(cfg.workers.count)]
+        wsum = {k: sum(c["counters"][k] for c in worker_copies)
+                for k in ("ticks", "intents", "deadline_misses", "ring_lost", "shadow_mismatches",
+                          "coalesced", "timer_ticks", "guard_pull", "reason_halted", "reason_stale",
+                          "action_cancel")}
+        vc = self.venue_stats.copy()["counters"]
+        bc = self.board_stats.copy()["counters"]
+        started = control.started_ns
+        uptime = max(0.0, (time.time_ns() - started) / 1e9) if started else 0.0
+        events = self.md_stats.counter("published")
+        return {
+            "instance": cfg.instance.name,
+            "epoch": control.epoch,
+            "uptime_s": round(uptime, 3),
+            "halted": control.halt_all,
+            "events": events,
+            "wall_s": round(uptime, 3),
+            "events_per_s": round(events / uptime, 1) if uptime else 0.0,
+            "instruments": instruments,
+            "stages": stages,
+            "total_pnl_usd": round(total, 6),
+            "md_to_intent": {"p50_us": _r(percentile_from_counts(md2i, 50) / 1000.0, 3),
+                             "p99_us": _r(percentile_from_counts(md2i, 99) / 1000.0, 3),
+                             "count": md2i_n},
+            "restarts": restarts,
+            "ring_overruns": wsum["ring_lost"] + vc["ring_lost"] + bc["ring_lost"],
+            "deadline_misses": wsum["deadline_misses"],
+            "shadow_mismatches": wsum["shadow_mismatches"],
+            "workers": {k: v for k, v in wsum.items() if k not in ("deadline_misses", "ring_lost")},
+            "market_data": {**self.md_stats.copy()["counters"],
+                            "feed_done": bool(self.md_stats.gauge("feed_done"))},
+            "venue": {**vc, "open_orders": int(self.venue_stats.gauge("open_orders"))},
+            "scoreboard": bc,
+            "weights_version": self.weights.version,
+            "shards": shards,
+            "processes": processes,
+        }
+
+    def worker_histogram(self, name: str) -> tuple[np.ndarray, int]:
+        """A histogram summed over every worker: (bucket counts, sum of ns)."""
+        copies = [w.copy()["histograms"][name] for w in self.worker_stats]
+        return sum(c["counts"] for c in copies), sum(c["sum_ns"] for c in copies)
+
+
+def format_status(s: dict[str, Any]) -> str:
+    """The live table: per instrument, then stage p95 and md-to-intent, then processes."""
+    head = (f"quotepipe {s['instance']}: up {s['uptime_s']:.1f} s, epoch {s['epoch']}, "
+            f"{s['events']:,} md updates ({s['events_per_s']:,.0f}/s), restarts {s['restarts']}, "
+            f"ring overruns {s['ring_overruns']}, deadline misses {s['deadline_misses']}"
+            + (", HALTED" if s["halted"] else ""))
+    lines = [head, ""]
+    lines.append(f"{'instrument':<28}{'mid':>14}{'bid quoted':>14}{'ask quoted':>14}{'position':>12}"
+                 f"{'weight':>8}{'fills':>8}{'intents':>9}{'pnl usd':>11}")
+
+    def px(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.6g}"
+
+    for iid, r in s["instruments"].items():
+        w = "blk" if r["blacklisted"] else f"{r['weight']:.2f}"
+        lines.append(f"{iid:<28}{px(r['mid']):>14}{px(r['bid']):>14}{px(r['ask']):>14}"
+                     f"{r['position']:>12.6g}{w:>8}{r['fills']:>8,}{r['intents']:>9,}{r['pnl_usd']:>11,.2f}")
+    lines.append("")
+    if s["stages"]:
+        lines.append("stage p95 us  " + "  ".join(f"{k} {v['p95_us']:.2f}" for k, v in s["stages"].items()))
+    m = s["md_to_intent"]
+    if m["count"]:
+        lines.append(f"md->intent    p50 {m['p50_us']:.1f} us  p99 {m['p99_us']:.1f} us  "
+                     f"({m['count']:,} intents)")
+    procs = []
+    for p in s["processes"]:
+        name = f"{p['role']} {p['index']}" if p["role"] == "worker" else p["role"]
+        cpu = "-" if p["cpu"] is None else p["cpu"]
+        procs.append(f"{name} pid {p['pid']} cpu {cpu}" + (f" restarts {p['restarts']}" if p["restarts"]
+                                                           else ""))
+    lines.append("processes     " + " | ".join(procs))
+    halted = [str(sh["shard"]) for sh in s["shards"] if sh["halted"]]
+    modes = ", ".join(f"{sh['shard']}:{sh['mode']}" for sh in s["shards"])
+    lines.append(f"shards        {modes}" + (f"  halted: {', '.join(halted)}" if halted else ""))
+    return "\n".join(lines)
+

@@ -1,0 +1,223 @@
+"""The venue process: the paper venue between the workers' intents and the market.
+
+Reads every worker's intent ring, every market-data ring (book updates of an
+instrument coalesced to its newest snapshot, with the snapshot's five levels
+as depth) and the trades ring, and drives ``PaperVenue`` on event time. It
+publishes fills and ended orders on the venue-events ring (for the
+scoreboard) and, whenever an instrument's orders or position change, that
+instrument's row of the venue table (for the workers and ``status``).
+
+It also carries out the supervisor's cancel requests: before a dead worker is
+restarted, and at a stop, every order of the shard is cancelled and the
+cancels landed at once; the acknowledgement in the control block says so.
+
+The event clock is the newest update's receive time plus the wall time since
+it was published, times ``feed.speed`` (1 when the feed runs flat out), so
+entry and cancel latencies also pass while the market is quiet.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from quotepipe.config import Config, shard_of
+from quotepipe.lifeline import parent_alive
+from quotepipe.shm.catalog import VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END, VENUE_STATS, Attached
+from quotepipe.shm.snapshots import LEVELS, BookState
+from quotepipe.venue.paper import ASK, BID, Fill, OrderEnd, PaperVenue
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_NS = 50_000_000
+TIMER_NS = 1_000_000
+IDLE_SLEEP_S = 0.0002
+
+
+class SnapshotDepth:
+    """Quantity at a price from a snapshot's five levels per side; None beyond them."""
+
+    __slots__ = ("levels", "valid")
+
+    def __init__(self, levels: tuple[float, ...], book_state: int) -> None:
+        self.levels = levels
+        self.valid = book_state == BookState.VALID
+
+    def qty_at(self, side: int, price: float) -> float | None:
+        if not self.valid:
+            return None
+        base = 0 if side > 0 else 2 * LEVELS
+        lv = self.levels
+        for k in range(LEVELS):
+            px = lv[base + k]
+            if px == 0.0:
+                return None
+            if px == price:
+                return lv[base + LEVELS + k]
+            if (px < price) if side > 0 else (px > price):
+                return 0.0  # inside the visible levels, between two of them: empty
+        return None
+
+
+class VenueProcess:
+    def __init__(self, cfg: Config, proc_slot: int) -> None:
+        self.cfg = cfg
+        self.proc_slot = proc_slot
+        shm = Attached(cfg)
+        self.control = shm.control()
+        self.snapshots = shm.snapshots()
+        self.table = shm.venue_table(writable=True)
+        self.stats = shm.stats("stats.venue", VENUE_STATS)
+        self.events = shm.venue_event_writer()
+        n_shards = cfg.workers.count
+        self.intent_readers = [shm.intent_ring_reader(s) for s in range(n_shards)]
+        self.md_readers = [shm.md_ring_reader(s) for s in range(n_shards)]
+        self.trades = shm.trade_ring_reader()
+        n = len(cfg.instruments)
+        self.shard_slots = [[i for i, inst in enumerate(cfg.instruments) if shard_of(inst, n_shards) == s]
+                            for s in range(n_shards)]
+        self.venue = PaperVenue(cfg, self._on_fill, self._on_order_end)
+        self.published = [-1] * n
+        self.stop_cancels = [0] * n
+        self.cancels_done = [self.control.cancel_ack(s) for s in range(n_shards)]
+        self.rate = cfg.feed.speed if cfg.feed.speed > 0 else 1.0
+        self.ev_recv = 0     # event clock: newest update's receive time ...
+        self.ev_mono = 0     # ... and when it was published
+        self.counts = dict.fromkeys(VENUE_STATS.counters, 0)
+
+    def now(self) -> int:
+        if self.ev_mono == 0:
+            return 0
+        return self.ev_recv + int((time.monotonic_ns() - self.ev_mono) * self.rate)
+
+    # ------------------------------------------------------------------ outputs
+    def _on_fill(self, f: Fill) -> None:
+        self.events.write(VENUE_EVENT_FILL, f.slot, f.side, f.price, f.qty, f.t_ns, f.fee_bps, f.mid,
+                          f.target_px, f.queue_edge, f.order_id)
+        self.counts["fills"] += 1
+
+    def _on_order_end(self, e: OrderEnd) -> None:
+        self.events.write(VENUE_EVENT_ORDER_END, e.slot, e.side, e.quoted, e.filled, e.t_ns, 0.0, 0.0,
+                          0.0, 0.0, 0)
+        self.counts["order_ends"] += 1
+
+    def _publish(self) -> None:
+        v = self.venue
+        for slot, version in enumerate(v.version):
+            if version != self.published[slot]:
+                self.published[slot] = version
+                mid = (v.bid[slot] + v.ask[slot]) * 0.5
+                self.table.write(slot, v.position[slot], v.cash[slot], v.volume[slot], mid, v.fills[slot],
+                                 v.rejects[slot], len(v.orders[slot]), self.stop_cancels[slot],
+                                 v.resting(slot, BID), v.resting(slot, ASK))
+
+    # ------------------------------------------------------------------ inputs
+    def _drain_intents(self) -> int:
+        apply = self.venue.apply
+        n = 0
+        for reader in self.intent_readers:
+            rec = reader.poll()
+            while rec is not None:
+                slot, t_ns, actions, bid_px, bid_qty, ask_px, ask_qty = rec
+                apply(slot, t_ns, actions & 0xFF, bid_px, bid_qty, actions >> 8 & 0xFF, ask_px, ask_qty)
+                n += 1
+                rec = reader.poll()
+        self.counts["intents"] += n
+        return n
+
+    def _drain_market(self) -> int:
+        dirty: dict[int, None] = {}
+        for reader in self.md_readers:
+            rec = reader.poll()
+            while rec is not None:
+                slot, _, publish_ns, recv_ns = rec
+                dirty[slot] = None
+                if recv_ns >= self.ev_recv:
+                    self.ev_recv, self.ev_mono = recv_ns, publish_ns
+                rec = reader.poll()
+        venue = self.venue
+        for slot in dirty:
+            got = self.snapshots.read(slot)
+            if got is None:
+                continue
+            snap, levels = got
+            venue.on_book(slot, snap.recv_ns, snap.bid_px, snap.bid_qty, snap.ask_px, snap.ask_qty,
+                          SnapshotDepth(levels, snap.book_state))
+        rec = self.trades.poll()
+        trades = 0
+        while rec is not None:
+            slot, price, qty, side, _, recv_ns = rec
+            venue.on_trade(slot, recv_ns, price, qty, side)
+            trades += 1
+            rec = self.trades.poll()
+        self.counts["book_updates"] += len(dirty)
+        self.counts["trades"] += trades
+        return len(dirty) + trades
+
+    def _timers(self) -> None:
+        now = self.now()
+        venue = self.venue
+        for slot, due in enumerate(venue.next_due):
+            if due and due <= now:
+                venue.advance(slot, now)
+
+    def _cancel_requests(self) -> None:
+        """Carry out the supervisor's cancel requests (a worker restart, a stop)."""
+        control = self.control
+        for shard, done in enumerate(self.cancels_done):
+            request = control.cancel_request(shard)
+            if request == done:
+                continue
+            self._drain_intents()  # the shard's last intents first: nothing lands after the cancel
+            now = self.now()
+            cancelled = 0
+            for slot in self.shard_slots[shard]:
+                k = self.venue.close_out(slot, now)
+                self.stop_cancels[slot] += k
+                cancelled += k
+            self._publish()
+            self.cancels_done[shard] = request
+            self.counts["cancel_requests"] += 1
+            self.counts["stop_cancels"] += cancelled
+            control.ack_cancel(shard, request)
+            log.info("venue: shard %d: cancelled %d open orders on request %d", shard, cancelled, request)
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> int:
+        control = self.control
+        control.beat(self.proc_slot)
+        clock = time.monotonic_ns
+        next_timer = next_house = 0
+        while True:
+            work = self._drain_intents() + self._drain_market()
+            now = clock()
+            if now >= next_timer:
+                next_timer = now + TIMER_NS
+                self._timers()
+            self._publish()
+            if now >= next_house:
+                next_house = now + HOUSEKEEPING_NS
+                control.beat(self.proc_slot, now)
+                self._cancel_requests()
+                self._publish_stats()
+                if control.shutdown or not parent_alive():
+                    return 0
+            if not work:
+                time.sleep(IDLE_SLEEP_S)
+
+    def _publish_stats(self) -> None:
+        s = self.stats
+        c = self.counts
+        c["rejects"] = sum(self.venue.rejects)
+        c["ring_lost"] = (sum(r.lost for r in self.intent_readers) + sum(r.lost for r in self.md_readers)
+                          + self.trades.lost)
+        for name, total in c.items():
+            delta = total - s.counter(name)
+            if delta:
+                s.add(name, delta)
+        s.set_gauge("open_orders", float(self.venue.open_orders()))
+
+
+def run_venue(cfg: Config, proc_slot: int) -> int:
+    """Process entry point: the paper venue until shutdown or parent death."""
+    return VenueProcess(cfg, proc_slot).run()
