@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/quotepipe config default | $(BIN)/quotepipe check-config /dev/stdin
+	$(BIN)/quotepipe run --duration 30
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto

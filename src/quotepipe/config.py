@@ -143,8 +143,12 @@ class WorkersConfig(_Section, kw_only=True):
     cpus: Annotated[list[Annotated[int, Meta(ge=0)]] | None, Meta(description=(
         "core per worker, in shard order; null = cores after the market-data core, "
         "unpinned when none are left"))] = None
+    isolate: Annotated[bool, Meta(description=(
+        "keep the venue, scoreboard and supervisor off the pinned workers' cores "
+        "(when any other core is left)"))] = True
     busy_poll: Annotated[bool, Meta(description="spin on the ring before backing off")] = True
-    spin_us: Annotated[int, Meta(ge=0, description="busy-poll time before sleeping")] = 2000
+    spin_us: Annotated[int, Meta(ge=0, description=(
+        "busy-poll this long after the last update before backing off to sleeps"))] = 100_000
     idle_sleep_us: Annotated[int, Meta(ge=1, description="sleep when idle")] = 200
 
 

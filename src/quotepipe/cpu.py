@@ -18,3 +18,10 @@ def pin(cpu: int | None, pid: int = 0) -> None:
     if cpu is not None and hasattr(os, "sched_setaffinity"):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(pid, {cpu})
+
+
+def restrict(cpus: set[int] | None, pid: int = 0) -> None:
+    """Let process ``pid`` (0: this one) run only on ``cpus``; a no-op for None or empty."""
+    if cpus and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, cpus)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from quotepipe.config import Config, ConfigError, cpu_plan, diff_configs, load_config, shard_modes
-from quotepipe.cpu import pin
+from quotepipe.cpu import host_cpus, pin, restrict
 from quotepipe.daemon import sdnotify
 from quotepipe.daemon.child import child_argv
 from quotepipe.daemon.view import InstanceView, format_status
@@ -112,6 +112,8 @@ class Supervisor:
         self.summary: dict[str, Any] = {}
         self._wake_r, self._wake_w = os.pipe()
         self._metrics_server: Any = None
+        self.helper_cpus: set[int] | None = None
+        self.all_cpus: set[int] = set()
 
     # ------------------------------------------------------------------ start
     def run(self) -> int:
@@ -146,6 +148,11 @@ class Supervisor:
         self._install_signals()
         self._start_metrics()
         md_cpu, worker_cpus = cpu_plan(cfg)
+        # the venue, scoreboard and supervisor stay off the workers' cores, so they never preempt them
+        self.all_cpus = set(host_cpus())
+        others = self.all_cpus - {c for c in worker_cpus if c is not None}
+        self.helper_cpus = others if cfg.workers.isolate and others else None
+        restrict(self.helper_cpus)
         self.children = [Child("venue", 0, SLOT_VENUE, None),
                          Child("scoreboard", 0, SLOT_SCOREBOARD, None)]
         self.children += [Child("worker", s, worker_slot(s), worker_cpus[s])
@@ -171,7 +178,10 @@ class Supervisor:
         child.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True)
         child.started = time.monotonic()
         child.state = "running"
-        pin(child.cpu, child.popen.pid)
+        if child.cpu is not None:
+            pin(child.cpu, child.popen.pid)
+        else:  # an unpinned worker may use any core; the helpers only the non-worker ones
+            restrict(self.all_cpus if child.role == "worker" else self.helper_cpus, child.popen.pid)
         if child.role == "scoreboard":
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, child.popen.pid, self.cfg.supervisor.scoreboard_nice)

@@ -87,8 +87,9 @@ class MarketDataProcess:
             i = books.apply(ev)
             if i < 0:
                 continue
+            levels = books.books[i].levels()  # before the stamp: publish_ns is when it is written
             publish_ns = clock()
-            table_write(i, *books.l1_record(i, publish_ns), *books.books[i].levels())
+            table_write(i, *books.l1_record(i, publish_ns), *levels)
             ring_of[i].write(i, books.md_seq[i], publish_ns, ev.recv_ns)
             incr(published)
             if type(ev) is TradeEvent:

@@ -151,7 +151,7 @@ class Worker:
         now = rec[9] + int((clock() - publish_ns) * self.rate)
         weight, flags = self.weights.get(slot)
         version = self.venue.version(slot)
-        if version != self.venue_seen[slot] and not version & 1:
+        if version != self.venue_seen[slot] and version and not version & 1:  # 0: never written
             self._load_venue(slot, version)
         if not self.gate.need(slot, rec[:4], self.venue_seen[slot], weight, now):
             return
