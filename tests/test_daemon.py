@@ -223,3 +223,29 @@ def test_a_feed_that_stops_trips_the_stale_guard_and_pulls_every_quote(tmp_path,
         assert s["instruments"]["binance-spot:BTCUSDT"]["intents"] > 0
         d.signal(signal.SIGTERM)
         assert d.wait(60) == 0, d.log()
+
+
+def test_a_silent_worker_is_killed_and_replaced_the_scoreboard_restarts_a_dead_venue_stops(
+        tmp_path, instance_name):
+    yaml = LIGHT + "supervisor: {heartbeat_timeout_ms: 1000}\n"
+    with Daemon(tmp_path, instance_name, yaml) as d:
+        d.wait_ready()
+
+        def proc(role: str) -> dict:
+            return next(p for p in d.status()["processes"] if p["role"] == role)
+
+        worker = proc("worker")
+        os.kill(worker["pid"], signal.SIGSTOP)  # alive but silent: no heartbeat
+        assert wait_for(lambda: proc("worker")["restarts"] == 1, 60), d.log()
+        assert f"worker 0 (pid {worker['pid']}) silent for" in d.log()
+        assert wait_for(lambda: not pid_alive(worker["pid"]), 30)
+        board = proc("scoreboard")
+        os.kill(board["pid"], signal.SIGKILL)
+        assert wait_for(lambda: proc("scoreboard")["restarts"] == 1, 60), d.log()
+        assert wait_for(lambda: proc("scoreboard")["heartbeat_age_ms"] is not None
+                        and proc("scoreboard")["heartbeat_age_ms"] < 1000, 60)
+        os.kill(proc("venue")["pid"], signal.SIGKILL)
+        assert d.wait(60) == 1, d.log()
+        assert "venue" in d.log() and "cannot be restarted without losing its state: stopping" in d.log()
+        assert d.segments() == []
+        assert d.summary()["restarts"] == 2

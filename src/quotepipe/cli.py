@@ -35,6 +35,12 @@ def config_summary(cfg: Config, source: str) -> str:
     return "\n".join(lines)
 
 
+def write_json(path: str, data: object) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = load_config(args.path)
     print(config_summary(cfg, args.path))
@@ -85,9 +91,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
     print(format_summary(summary))
     if args.summary_json:
-        with open(args.summary_json, "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=2)
-            f.write("\n")
+        write_json(args.summary_json, summary)
     return EXIT_OK
 
 
@@ -119,9 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"restarts {s['restarts']}; ring overruns {s['ring_overruns']}; "
               f"deadline misses {s['deadline_misses']}; open orders at exit {s['open_orders_at_exit']}")
         if args.summary_json:
-            with open(args.summary_json, "w", encoding="utf-8") as f:
-                json.dump(s, f, indent=2)
-                f.write("\n")
+            write_json(args.summary_json, s)
     return code
 
 

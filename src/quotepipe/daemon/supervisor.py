@@ -401,7 +401,8 @@ class Supervisor:
                        deadline, "children to exit")
         for c in self.children:
             if c.popen is not None and c.popen.poll() is None:
-                log.error("%s (pid %d) did not exit in time: killing it", c.name, c.pid)
+                if not self.forced:
+                    log.error("%s (pid %d) did not exit in time: killing it", c.name, c.pid)
                 c.popen.kill()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     c.popen.wait(timeout=2)

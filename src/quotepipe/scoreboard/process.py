@@ -19,6 +19,7 @@ from quotepipe.scoreboard.allocator import Allocator
 from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.catalog import SCOREBOARD_STATS, VENUE_EVENT_FILL, Attached
 from quotepipe.shm.scores import ScoreRow
+from quotepipe.shm.stats import CounterTotals
 from quotepipe.venue.paper import Fill, OrderEnd
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class ScoreboardProcess:
         self.epoch = self.control.epoch
         self.rate = 1.0
         self.counts = dict.fromkeys(SCOREBOARD_STATS.counters, 0)
+        self.totals = CounterTotals(self.stats)
         self.event_now = 0
         self._configure(cfg)
         if restarted:  # carry on from the weights in force, not from 1
@@ -117,9 +119,7 @@ class ScoreboardProcess:
         s = self.stats
         self.counts["ring_lost"] = self.events.lost
         for name, total in self.counts.items():
-            delta = total - s.counter(name)
-            if delta:
-                s.add(name, delta)
+            self.totals.publish(name, total)
         s.set_gauge("event_time_s", self.event_now / 1e9)
 
     def run(self) -> int:

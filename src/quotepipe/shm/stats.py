@@ -211,3 +211,21 @@ class StatsBlock:
             out[name] = {f"p{q:g}_us": percentile_from_counts(h["counts"], q) / 1000.0 for q in qs}
             out[name]["count"] = h["count"]
         return out
+
+
+class CounterTotals:
+    """Publishes a process's running totals into its block's counters.
+
+    Adds only what each total grew by since the last publication, so the block
+    also keeps what a predecessor (the same role before a restart) counted.
+    """
+
+    def __init__(self, stats: StatsBlock) -> None:
+        self.stats = stats
+        self._published: dict[str, int] = {}
+
+    def publish(self, name: str, total: int) -> None:
+        delta = total - self._published.get(name, 0)
+        if delta:
+            self.stats.add(name, delta)
+            self._published[name] = total

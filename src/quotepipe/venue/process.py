@@ -25,6 +25,7 @@ from quotepipe.config import Config, shard_of
 from quotepipe.lifeline import parent_alive
 from quotepipe.shm.catalog import VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END, VENUE_STATS, Attached
 from quotepipe.shm.snapshots import LEVELS, BookState
+from quotepipe.shm.stats import CounterTotals
 from quotepipe.venue.paper import ASK, BID, Fill, OrderEnd, PaperVenue
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class VenueProcess:
         self.ev_recv = 0     # event clock: newest update's receive time ...
         self.ev_mono = 0     # ... and when it was published
         self.counts = dict.fromkeys(VENUE_STATS.counters, 0)
+        self.totals = CounterTotals(self.stats)
 
     def now(self) -> int:
         if self.ev_mono == 0:
@@ -212,9 +214,7 @@ class VenueProcess:
         c["ring_lost"] = (sum(r.lost for r in self.intent_readers) + sum(r.lost for r in self.md_readers)
                           + self.trades.lost)
         for name, total in c.items():
-            delta = total - s.counter(name)
-            if delta:
-                s.add(name, delta)
+            self.totals.publish(name, total)
         s.set_gauge("open_orders", float(self.venue.open_orders()))
 
 

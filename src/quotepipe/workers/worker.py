@@ -26,7 +26,7 @@ import numpy as np
 from quotepipe.config import Config, shard_of
 from quotepipe.lifeline import parent_alive
 from quotepipe.shm.catalog import Attached, worker_stats_name
-from quotepipe.shm.stats import StatsBlock
+from quotepipe.shm.stats import CounterTotals, StatsBlock
 from quotepipe.venue.paper import pnl_usd
 from quotepipe.workers.dto import Action, Guard, QuoteIntent, Reason, Snapshot, TickContext
 from quotepipe.workers.shadow import ShadowRunner, make_runner
@@ -75,7 +75,7 @@ class Worker:
         self.action_counts = [0] * 5
         self.coalesced = 0
         self.mismatch_base = 0
-        self._flushed: dict[str, int] = {}
+        self.totals = CounterTotals(self.stats)
         self.md_to_intent = array("q", bytes(8 * BUFFER))
         self.md_n = 0
         self.md_hist = self.stats.hist("md_to_intent")
@@ -258,14 +258,7 @@ class Worker:
 
     def _count_mismatches(self) -> None:
         now = self.runner.mismatches if isinstance(self.runner, ShadowRunner) else 0
-        self._set_total("shadow_mismatches", self.mismatch_base + now)
-
-    def _set_total(self, name: str, total: int) -> None:
-        """Add what ``total`` grew by since the last publication to counter ``name``."""
-        delta = total - self._flushed.get(name, 0)
-        if delta:
-            self.stats.add(name, delta)
-            self._flushed[name] = total
+        self.totals.publish("shadow_mismatches", self.mismatch_base + now)
 
     def _publish_counters(self) -> None:
         rows = self.counts.rows
@@ -274,18 +267,18 @@ class Worker:
             rows[s, 0] = base[s, 0] + self.ticks[s]
             rows[s, 1] = base[s, 1] + self.intent_count[s]
             rows[s, 2] = base[s, 2] + self.timer_ticks[s]
-        self._set_total("ticks", sum(self.ticks))
-        self._set_total("timer_ticks", sum(self.timer_ticks))
-        self._set_total("intents", sum(self.intent_count))
-        self._set_total("coalesced", self.coalesced)
-        self._set_total("ring_lost", self.reader.lost)
+        self.totals.publish("ticks", sum(self.ticks))
+        self.totals.publish("timer_ticks", sum(self.timer_ticks))
+        self.totals.publish("intents", sum(self.intent_count))
+        self.totals.publish("coalesced", self.coalesced)
+        self.totals.publish("ring_lost", self.reader.lost)
         for a in Action:
             if a != Action.NONE:
-                self._set_total(f"action_{a.name.lower()}", self.action_counts[a])
+                self.totals.publish(f"action_{a.name.lower()}", self.action_counts[a])
         for g in Guard:
-            self._set_total(f"guard_{g.name.lower()}", self.guard_counts[g])
+            self.totals.publish(f"guard_{g.name.lower()}", self.guard_counts[g])
         for k, name in enumerate(Reason.NAMES):
-            self._set_total(f"reason_{name}", self.reason_counts[k])
+            self.totals.publish(f"reason_{name}", self.reason_counts[k])
         self._count_mismatches()
 
 
