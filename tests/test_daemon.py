@@ -249,3 +249,19 @@ def test_a_silent_worker_is_killed_and_replaced_the_scoreboard_restarts_a_dead_v
         assert "venue" in d.log() and "cannot be restarted without losing its state: stopping" in d.log()
         assert d.segments() == []
         assert d.summary()["restarts"] == 2
+
+
+def test_a_second_sigint_forces_the_stop(tmp_path, instance_name):
+    with Daemon(tmp_path, instance_name, LIGHT + "supervisor: {shutdown_timeout_s: 60}\n") as d:
+        d.wait_ready()
+        children = [p["pid"] for p in d.status()["processes"] if p["role"] != "supervisor"]
+        venue = next(p["pid"] for p in d.status()["processes"] if p["role"] == "venue")
+        os.kill(venue, signal.SIGSTOP)  # a stuck venue never confirms: the graceful stop waits
+        d.signal(signal.SIGINT)
+        assert wait_for(lambda: "stopping: SIGINT received" in d.log(), 30)
+        time.sleep(0.5)
+        d.signal(signal.SIGINT)
+        assert d.wait(30) == 1, d.log()
+        assert "SIGINT again: forcing the stop" in d.log()
+        assert d.segments() == []
+        assert wait_for(lambda: not any(pid_alive(p) for p in children), 10)
