@@ -48,8 +48,8 @@ class QuotepipeCollector:
     def collect(self) -> Iterator[Metric]:
         with self.lock:  # one scrape at a time reads the view
             s = self.view.collect()
-            hists = {name: self.view.worker_histogram(name) for name in (*TIMED, "md_to_intent")}
-        yield from self._instance(s)
+            counters, hists = self.view.worker_totals()
+        yield from self._instance(s, counters)
         yield from self._instruments(s)
         h = HistogramMetricFamily("quotepipe_stage_seconds", "Stage latency per tick, all workers",
                                   labels=["stage"])
@@ -63,7 +63,7 @@ class QuotepipeCollector:
         h.add_metric([], buckets, total)
         yield h
 
-    def _instance(self, s: dict[str, Any]) -> Iterator[Metric]:
+    def _instance(self, s: dict[str, Any], counters: dict[str, int]) -> Iterator[Metric]:
         def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
             return GaugeMetricFamily(f"quotepipe_{name}", doc, value=value)
 
@@ -99,13 +99,9 @@ class QuotepipeCollector:
         yield shard
         actions = CounterMetricFamily("quotepipe_worker_events", "Worker actions, guards and guard reasons",
                                       labels=["event"])
-        totals: dict[str, int] = {}
-        for w in self.view.worker_stats:
-            for name, v in w.copy()["counters"].items():
-                if name.startswith(("action_", "guard_", "reason_")):
-                    totals[name] = totals.get(name, 0) + v
-        for name, v in totals.items():
-            actions.add_metric([name], v)
+        for name, v in counters.items():
+            if name.startswith(("action_", "guard_", "reason_")):
+                actions.add_metric([name], v)
         yield actions
 
     def _instruments(self, s: dict[str, Any]) -> Iterator[Metric]:

@@ -38,7 +38,7 @@ from typing import Any
 from quotepipe.config import Config, ConfigError, cpu_plan, diff_configs, load_config, shard_modes
 from quotepipe.cpu import host_cpus, pin, restrict
 from quotepipe.daemon import sdnotify
-from quotepipe.daemon.child import child_argv
+from quotepipe.daemon.child import ROLES, child_argv
 from quotepipe.daemon.view import InstanceView, format_status
 from quotepipe.shm.catalog import (
     SLOT_MD,
@@ -185,9 +185,8 @@ class Supervisor:
         if child.role == "scoreboard":
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, child.popen.pid, self.cfg.supervisor.scoreboard_nice)
-        role = {"md": Role.MARKET_DATA, "worker": Role.WORKER, "venue": Role.VENUE,
-                "scoreboard": Role.SCOREBOARD}[child.role]
-        self.control.set_proc(child.proc_slot, role, child.index, child.popen.pid, child.cpu, child.restarts)
+        self.control.set_proc(child.proc_slot, ROLES[child.role], child.index, child.popen.pid, child.cpu,
+                              child.restarts)
 
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.cfg.supervisor.startup_timeout_s

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from quotepipe.config import Config, shard_of
+from quotepipe.daemon.child import ROLES
 from quotepipe.shm.catalog import (
     MD_STATS,
     SCOREBOARD_STATS,
@@ -30,8 +31,7 @@ from quotepipe.venue.paper import pnl_usd
 from quotepipe.workers.spec import instrument_specs
 from quotepipe.workers.timing import TIMED, WORKER_STATS
 
-ROLE_NAMES = {Role.SUPERVISOR: "supervisor", Role.MARKET_DATA: "md", Role.WORKER: "worker",
-              Role.VENUE: "venue", Role.SCOREBOARD: "scoreboard"}
+ROLE_NAMES = {Role.SUPERVISOR: "supervisor", **{role: name for name, role in ROLES.items()}}
 
 
 def _r(x: float, nd: int = 4) -> float | None:
@@ -91,14 +91,14 @@ class InstanceView:
                 "rejects": row.rejects if row else 0,
                 "stop_cancels": row.stop_cancels if row else 0,
             }
-        worker_copies = [w.copy() for w in self.worker_stats]
+        wsum, hists = self.worker_totals()
         stages = {}
         for name in TIMED:
-            merged = sum(c["histograms"][name]["counts"] for c in worker_copies)
+            merged = hists[name][0]
             if int(merged.sum()):
                 stages[name] = {f"p{q}_us": _r(percentile_from_counts(merged, q) / 1000.0, 3)
                                 for q in (50, 95, 99)}
-        md2i = sum(c["histograms"]["md_to_intent"]["counts"] for c in worker_copies)
+        md2i = hists["md_to_intent"][0]
         md2i_n = int(md2i.sum())
         processes = []
         restarts = 0
@@ -113,10 +113,6 @@ class InstanceView:
                    "instruments": [self.ids[i] for i in range(len(self.ids)) if self.shard_of[i] == s],
                    "restarts": control.proc(worker_slot(s)).restarts}
                   for s in range(cfg.workers.count)]
-        wsum = {k: sum(c["counters"][k] for c in worker_copies)
-                for k in ("ticks", "intents", "deadline_misses", "ring_lost", "shadow_mismatches",
-                          "coalesced", "timer_ticks", "guard_pull", "reason_halted", "reason_stale",
-                          "action_cancel")}
         vc = self.venue_stats.copy()["counters"]
         bc = self.board_stats.copy()["counters"]
         started = control.started_ns
@@ -140,7 +136,9 @@ class InstanceView:
             "ring_overruns": wsum["ring_lost"] + vc["ring_lost"] + bc["ring_lost"],
             "deadline_misses": wsum["deadline_misses"],
             "shadow_mismatches": wsum["shadow_mismatches"],
-            "workers": {k: v for k, v in wsum.items() if k not in ("deadline_misses", "ring_lost")},
+            "workers": {k: wsum[k] for k in ("ticks", "intents", "shadow_mismatches", "coalesced",
+                                             "timer_ticks", "guard_pull", "reason_halted",
+                                             "reason_stale", "action_cancel")},
             "market_data": {**self.md_stats.copy()["counters"],
                             "feed_done": bool(self.md_stats.gauge("feed_done"))},
             "venue": {**vc, "open_orders": int(self.venue_stats.gauge("open_orders"))},
@@ -150,10 +148,14 @@ class InstanceView:
             "processes": processes,
         }
 
-    def worker_histogram(self, name: str) -> tuple[np.ndarray, int]:
-        """A histogram summed over every worker: (bucket counts, sum of ns)."""
-        copies = [w.copy()["histograms"][name] for w in self.worker_stats]
-        return sum(c["counts"] for c in copies), sum(c["sum_ns"] for c in copies)
+    def worker_totals(self) -> tuple[dict[str, int], dict[str, tuple[np.ndarray, int]]]:
+        """Every worker counter, and every histogram as (bucket counts, sum of ns), summed over
+        the workers from one copy of each block."""
+        copies = [w.copy() for w in self.worker_stats]
+        counters = {k: sum(c["counters"][k] for c in copies) for k in WORKER_STATS.counters}
+        hists = {k: (sum(c["histograms"][k]["counts"] for c in copies),
+                     sum(c["histograms"][k]["sum_ns"] for c in copies)) for k in WORKER_STATS.histograms}
+        return counters, hists
 
 
 def format_status(s: dict[str, Any]) -> str:

@@ -118,8 +118,7 @@ class ScoreboardProcess:
                 m.orders_ended, self.allocator.blacklists[slot]))
         s = self.stats
         self.counts["ring_lost"] = self.events.lost
-        for name, total in self.counts.items():
-            self.totals.publish(name, total)
+        self.totals.publish_all(self.counts)
         s.set_gauge("event_time_s", self.event_now / 1e9)
 
     def run(self) -> int:

@@ -106,11 +106,10 @@ def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
 class Attached:
     """Attach helpers for a child process of ``cfg``'s instance."""
 
-    def __init__(self, cfg: Config | None = None, instance: str | None = None,
-                 n_instruments: int | None = None) -> None:
+    def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.instance = cfg.instance.name if cfg is not None else str(instance)
-        self.n = len(cfg.instruments) if cfg is not None else int(n_instruments or 0)
+        self.instance = cfg.instance.name
+        self.n = len(cfg.instruments)
 
     @classmethod
     def from_config_block(cls, instance: str) -> Attached:

@@ -224,6 +224,10 @@ class CounterTotals:
         self.stats = stats
         self._published: dict[str, int] = {}
 
+    def publish_all(self, totals: dict[str, int]) -> None:
+        for name, total in totals.items():
+            self.publish(name, total)
+
     def publish(self, name: str, total: int) -> None:
         delta = total - self._published.get(name, 0)
         if delta:

@@ -213,8 +213,7 @@ class VenueProcess:
         c["rejects"] = sum(self.venue.rejects)
         c["ring_lost"] = (sum(r.lost for r in self.intent_readers) + sum(r.lost for r in self.md_readers)
                           + self.trades.lost)
-        for name, total in c.items():
-            self.totals.publish(name, total)
+        self.totals.publish_all(c)
         s.set_gauge("open_orders", float(self.venue.open_orders()))
 
 

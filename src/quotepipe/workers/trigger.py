@@ -15,12 +15,19 @@ from __future__ import annotations
 
 class TickGate:
     def __init__(self, n_instruments: int, max_interval_ms: float) -> None:
-        self.max_interval_ns = int(max_interval_ms * 1e6)
+        self.set_interval(max_interval_ms)
         self.l1: list[tuple[float, float, float, float] | None] = [None] * n_instruments
         self.venue_version = [-1] * n_instruments
         self.weight = [-1.0] * n_instruments
         self.last_ns = [0] * n_instruments
         self.skipped = 0
+
+    def set_interval(self, max_interval_ms: float) -> None:
+        self.max_interval_ns = int(max_interval_ms * 1e6)
+
+    def invalidate(self, slot: int) -> None:
+        """The next look at ``slot`` runs the chain (an input outside the gate changed)."""
+        self.last_ns[slot] = -(1 << 62)
 
     def need(self, slot: int, l1: tuple[float, float, float, float], venue_version: int, weight: float,
              now_ns: int) -> bool:

@@ -91,7 +91,7 @@ class Worker:
         self.cfg = cfg
         self.specs = instrument_specs(cfg)
         self.rate = cfg.feed.speed if cfg.feed.speed > 0 else 1.0
-        self.gate.max_interval_ns = int(cfg.pipeline.max_tick_interval_ms * 1e6)
+        self.gate.set_interval(cfg.pipeline.max_tick_interval_ms)
         # the timer visits every instrument often enough for the gate's interval in wall time
         interval_wall_ns = cfg.pipeline.max_tick_interval_ms * 1e6 / self.rate
         self.timer_ns = max(1_000_000, int(min(10e6, interval_wall_ns / 2)))
@@ -121,7 +121,7 @@ class Worker:
     def _invalidate(self) -> None:
         """Make every instrument tick on its next look (halt, reload: inputs outside the gate)."""
         for s in self.slots:
-            self.gate.last_ns[s] = -(1 << 62)
+            self.gate.invalidate(s)
 
     # ---------------------------------------------------------------- the tick
     def _sink(self, intent: QuoteIntent) -> None:
