@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import bisect
 import gzip
+import heapq
 import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quotepipe.config import default_config, parse_config
+from quotepipe.marketdata import recording
 from quotepipe.marketdata.book import BookSet, OrderBook
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
 from quotepipe.marketdata.inspect import inspect_recordings
@@ -266,6 +269,61 @@ def test_fuzzed_lines_never_raise(tmp_path, lines):
         books.apply(ev)
 
 
+def _read_both_ways(path, monkeypatch):
+    """The reader's output with the block path, then with every block decoded line by line."""
+    def read():
+        reader = RecordingReader(path)
+        events = [(ns, ln, type(ev).__name__, msgspec.to_builtins(ev)) for ns, _, ln, ev in reader]
+        return events, reader.counts, reader.malformed, reader.lines, reader.first_ns, reader.last_ns
+    fast = read()
+    with monkeypatch.context() as m:
+        m.setattr(RecordingReader, "_decode_block", lambda self, block, lineno: None)
+        slow = read()
+    return fast, slow
+
+
+KNOWN = [b"1723161254087891000 " + (BT_SPOT % 1).encode(),
+         b"1723161254087891000 " + (DEPTH_FUT % (1, 2, 0, "1")).encode(),
+         b'1723161254087891000 {"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","t":1,'
+         b'"p":"100.0","q":"1","T":1,"m":true,"M":true}}']
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(
+    st.sampled_from(KNOWN),
+    st.sampled_from(KNOWN).map(lambda g: g.replace(b"1723161254087891000", b"1723161254087891")),  # µs
+    st.sampled_from(KNOWN).map(lambda g: g + b"\r"),
+    st.sampled_from(KNOWN).flatmap(lambda g: st.integers(0, len(g)).map(lambda k: g[:k])),
+    st.sampled_from([b"", b" ", b"12 {}", b"-5 " + KNOWN[0][20:], b'"1723161254087891000" ' + KNOWN[0][20:],
+                     b"1723161254087891000 " + KNOWN[0][20:].replace(b":", b": "),
+                     b'1723161254087891000 {"stream":"ethusdt@bookTicker","data":{"u":1,"s":"ETHUSDT"}}',
+                     b'1723161254087891000 {"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","s":"BTCUSDT",'
+                     b'"a":9,"p":"1","q":"1","T":1,"m":false}}']),
+    st.binary(max_size=60),
+), max_size=60))
+def test_block_decoding_gives_what_line_decoding_gives(tmp_path, monkeypatch, lines):
+    """Blocks of known streams decode in one call; anything odd in a block (a new stream, a
+    bad or blank line, spaces in the JSON, a bad timestamp) must end the same as line by line."""
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(b"\n".join(KNOWN + lines + KNOWN * 3) + b"\n")
+    monkeypatch.setattr(recording, "CHUNK", 97)  # many small blocks
+    fast, slow = _read_both_ways(path, monkeypatch)
+    assert fast == slow
+
+
+@pytest.mark.realdata
+def test_block_decoding_gives_what_line_decoding_gives_on_real_data(real_recordings, monkeypatch):
+    for path in real_recordings[:2]:
+        fast, slow = _read_both_ways(path, monkeypatch)
+        assert fast == slow and len(fast[0]) > 10_000
+
+
+@pytest.mark.realdata
+def test_merge_matches_a_heap_merge_of_ordered_files(real_recordings):
+    keys = [(ns, idx, ln) for ns, idx, ln, _ in merge(open_recordings(real_recordings))]
+    assert keys == [(ns, idx, ln) for ns, idx, ln, _ in heapq.merge(*open_recordings(real_recordings))]
+
+
 def test_truncated_gzip_is_counted_not_raised(tmp_path):
     path = tmp_path / "cut.gz"
     body = gzip.compress(b"".join(b"1723161254087891000 " + (BT_SPOT % k).encode() + b"\n"
@@ -317,12 +375,19 @@ def test_synthetic_toxic_instruments_move_with_their_trades():
             assert abs(f) < 0.15, (inst, f)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(st.tuples(st.integers(1, 80).map(float), st.sampled_from([0.0, 1.0, 2.5])),
-                         max_size=30), max_size=40), st.booleans())
-def test_book_side_top_matches_a_sorted_book(updates, bid):
+                         max_size=30), max_size=40), st.booleans(), st.booleans())
+def test_book_side_top_matches_a_sorted_book(updates, bid, small_cache):
+    """Against a plain dict; ``small_cache`` makes the sorted cache smaller than the
+    book so that levels fall outside it, push out of it and the cache is rebuilt."""
     from quotepipe.marketdata.book import _Side
-    side = _Side(bid=bid)
+
+    class SmallSide(_Side):
+        __slots__ = ()
+        TOP_MAX, TOP_MIN = 12, 6
+
+    side = (SmallSide if small_cache else _Side)(bid=bid)
     side.seed([(float(p), 1.0) for p in range(20, 60)])
     naive = {float(p): 1.0 for p in range(20, 60)}
     for levels in updates:
@@ -334,4 +399,6 @@ def test_book_side_top_matches_a_sorted_book(updates, bid):
                 naive.pop(p, None)
         want = sorted(naive, reverse=bid)[:5]
         assert side.best_prices(5) == want
-        assert side.qty == naive
+        for p in (20.0, 40.0, 79.0):
+            assert side.qty_at(p) == naive.get(p, 0.0)
+    assert side.as_dict() == naive

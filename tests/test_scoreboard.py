@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quotepipe.scoreboard.allocator import Allocator, clamp_mean_one
 from quotepipe.scoreboard.metrics import Scoreboard
@@ -80,6 +82,22 @@ def test_clamp_keeps_the_mean_at_one_where_possible():
     assert w.mean() == pytest.approx(1.0)
     assert list(clamp_mean_one(np.array([6.0, 1e-3]), 0.3, 1.2)) == pytest.approx([1.2, 0.8])
     assert list(clamp_mean_one(np.array([6.0, 6.0]), 0.3, 0.9)) == [0.9, 0.9]  # mean 1 impossible
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 50.0), min_size=1, max_size=12), st.floats(0.05, 1.0), st.floats(1.01, 4.0))
+def test_clamp_solves_for_the_scale_exactly(raw, lo, hi):
+    """Inside the bounds, order kept, and the mean is 1 whenever a scale can reach it."""
+    w = np.array(raw)
+    out = clamp_mean_one(w, lo, hi)
+    assert (out >= lo - 1e-12).all() and (out <= hi + 1e-12).all()
+    for i in range(len(w)):
+        for j in range(len(w)):
+            if w[i] < w[j]:
+                assert out[i] <= out[j] + 1e-12
+    reachable = np.clip(w * 1e12, lo, hi).mean() >= 1.0 and np.clip(w * 1e-12, lo, hi).mean() <= 1.0
+    if reachable:
+        assert out.mean() == pytest.approx(1.0, abs=1e-9)
 
 
 class FakeScores(Scoreboard):

@@ -16,7 +16,7 @@ import logging
 from bisect import bisect_left, insort
 from collections import deque
 
-from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, Level, SnapshotEvent
+from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, Event, Level, SnapshotEvent
 from quotepipe.shm.snapshots import LEVELS, BookState
 
 log = logging.getLogger(__name__)
@@ -24,61 +24,73 @@ log = logging.getLogger(__name__)
 BUFFER_DIFFS = 5000        # diffs kept while waiting for a snapshot
 L1_ONLY_WARN_DIFFS = 1000  # diffs without any snapshot before warning "L1-only" ...
 L1_ONLY_WARN_NS = 5_000_000_000  # ... or this much receive time since the first one
-_NO_LEVELS = (0.0,) * (4 * LEVELS)
+_INF = float("inf")
 
 
 class _Side:
-    """Price -> quantity, plus the best ``TOP_MAX`` prices kept sorted.
+    """One side of an L2 book: price -> quantity, with the best levels kept sorted.
 
-    Prices are stored under a key that sorts best-first (``-price`` for bids,
+    Prices sort best-first under ``key = sign * price`` (``-price`` for bids,
     ``price`` for asks), so ``top[0]`` is the best level on both sides. ``top``
-    always holds the smallest keys of the book: most diffs touch levels far from
-    the touch and cost a dict update only; the cache is rebuilt from the dict in
-    the rare case it drains below ``TOP_MIN``.
+    holds every level whose key is at most ``top[-1]`` (every level while
+    ``whole``): a diff's level beyond that range (three in four on real data)
+    costs one dict operation, and only levels inside it touch the sorted list.
+    The list is rebuilt from the dict in the rare case it drains below
+    ``TOP_MIN``.
     """
 
-    __slots__ = ("qty", "top", "sign")
-    TOP_MAX = 32
-    TOP_MIN = 8
+    __slots__ = ("qty", "top", "sign", "whole")
+    TOP_MAX = 128
+    TOP_MIN = 8          # >= LEVELS
 
     def __init__(self, bid: bool) -> None:
         self.qty: dict[float, float] = {}
         self.top: list[float] = []
         self.sign = -1.0 if bid else 1.0
+        self.whole = True
 
     def clear(self) -> None:
         self.qty.clear()
         self.top.clear()
+        self.whole = True
 
     def seed(self, levels: list[Level]) -> None:
-        self.qty = {p: q for p, q in levels if q > 0}
+        self.qty = {p: q for p, q in levels if q > 0.0}
         self._rebuild()
 
     def _rebuild(self) -> None:
         sign = self.sign
         self.top = heapq.nsmallest(self.TOP_MAX, (sign * p for p in self.qty))
+        self.whole = len(self.top) == len(self.qty)
 
     def apply(self, levels: list[Level]) -> None:
+        """Set each level to its quantity; a quantity that is not positive removes it."""
         qty = self.qty
         top = self.top
         sign = self.sign
+        lim = _INF if self.whole else top[-1]
         for p, q in levels:
-            if q > 0:
+            k = sign * p
+            if k > lim:
+                if q > 0.0:
+                    qty[p] = q
+                else:
+                    qty.pop(p, None)
+            elif q > 0.0:
                 if p not in qty:
-                    k = sign * p
-                    if len(top) == len(qty) or k < top[-1]:
-                        insort(top, k)
-                        if len(top) > self.TOP_MAX:
-                            top.pop()
+                    insort(top, k)
+                    if len(top) > self.TOP_MAX:
+                        top.pop()
+                        lim = top[-1]
+                        self.whole = False
                 qty[p] = q
             elif p in qty:
                 del qty[p]
-                k = sign * p
-                if top and k <= top[-1]:
-                    del top[bisect_left(top, k)]
-                    if len(top) < self.TOP_MIN and len(qty) > len(top):
-                        self._rebuild()
-                        top = self.top
+                del top[bisect_left(top, k)]
+                if len(top) < self.TOP_MIN and not self.whole:
+                    self._rebuild()
+                    top = self.top
+                    lim = _INF if self.whole else top[-1]
 
     def best(self) -> float | None:
         return self.sign * self.top[0] if self.top else None
@@ -86,6 +98,14 @@ class _Side:
     def best_prices(self, n: int) -> list[float]:
         sign = self.sign
         return [sign * k for k in self.top[:n]]
+
+    def qty_at(self, price: float) -> float:
+        """Quantity resting at ``price`` (0 when no level)."""
+        return self.qty.get(price, 0.0)
+
+    def as_dict(self) -> dict[float, float]:
+        """Every level, price -> quantity."""
+        return dict(self.qty)
 
 
 class OrderBook:
@@ -234,34 +254,36 @@ class BookSet:
         self.ids = list(instrument_ids)
         self.index = {iid: i for i, iid in enumerate(self.ids)}
         self.books = [OrderBook(iid, futures=not iid.startswith("binance-spot:")) for iid in self.ids]
+        self._slot = {iid: (i, self.books[i]) for i, iid in enumerate(self.ids)}
         n = len(self.ids)
         self.last_trade: list[tuple[float, float, int, int]] = [(0.0, 0.0, 0, 0)] * n
         self.exch_ns = [0] * n
         self.recv_ns = [0] * n
         self.md_seq = [0] * n
 
-    def apply(self, ev: object) -> int:
+    def apply(self, ev: Event) -> int:
         """Apply one event; the instrument's index when its snapshot changed, else -1.
 
         Raises ``KeyError`` for an instrument that is not configured.
         """
-        i = self.index[ev.inst]  # type: ignore[attr-defined]
-        book = self.books[i]
+        i, book = self._slot[ev.inst]
         t = type(ev)
         if t is BookTickerEvent:
             book.on_book_ticker(ev)  # type: ignore[arg-type]
-            if ev.exch_ns:  # type: ignore[attr-defined]
-                self.exch_ns[i] = ev.exch_ns  # type: ignore[attr-defined]
+            if ev.exch_ms:  # type: ignore[union-attr]
+                self.exch_ns[i] = ev.exch_ms * 1_000_000  # type: ignore[union-attr]
         elif t is DepthEvent:
             if not book.on_depth(ev):  # type: ignore[arg-type]
                 return -1
-            self.exch_ns[i] = ev.exch_ns  # type: ignore[attr-defined]
+            self.exch_ns[i] = ev.exch_ms * 1_000_000  # type: ignore[union-attr]
         elif t is SnapshotEvent:
             book.on_snapshot(ev)  # type: ignore[arg-type]
         else:  # TradeEvent
-            self.last_trade[i] = (ev.price, ev.qty, ev.side, ev.trade_ns)  # type: ignore[attr-defined]
-            self.exch_ns[i] = ev.trade_ns  # type: ignore[attr-defined]
-        self.recv_ns[i] = ev.recv_ns  # type: ignore[attr-defined]
+            trade_ns = ev.trade_ms * 1_000_000  # type: ignore[union-attr]
+            self.last_trade[i] = (ev.price, ev.qty, -1 if ev.buyer_maker else 1,  # type: ignore[union-attr]
+                                  trade_ns)
+            self.exch_ns[i] = trade_ns
+        self.recv_ns[i] = ev.recv_ns
         self.md_seq[i] += 1
         return i
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from quotepipe.config import Config
 from quotepipe.marketdata.messages import Event
-from quotepipe.marketdata.recording import RecordingReader, merge, open_recordings
+from quotepipe.marketdata.recording import RecordingReader, merge_batches, open_recordings
 from quotepipe.marketdata.synthetic import synthetic_events
 
 
@@ -38,11 +38,24 @@ class Feed:
         if self.kind == "synthetic":
             yield from synthetic_events(self.cfg, limit)
             return
-        known = self.known
         readers = self.readers
-        for emitted, (_, index, lineno, ev) in enumerate(merge(readers), 1):
-            if ev.inst not in known:
-                raise UnknownInstrument(ev.inst, f"{readers[index].path}:{lineno}")
-            yield ev
-            if limit is not None and emitted >= limit:
+        checked = [0] * len(readers)  # instruments of each reader checked against the config
+        left = limit
+        for batch in merge_batches(readers):
+            for r, reader in enumerate(readers):
+                if len(reader.instruments) > checked[r]:
+                    self._check(reader, checked[r])
+                    checked[r] = len(reader.instruments)
+            if left is not None and len(batch) >= left:
+                yield from (ev for _, _, _, ev in batch[:left])
                 return
+            for _, _, _, ev in batch:
+                yield ev
+            if left is not None:
+                left -= len(batch)
+
+    def _check(self, reader: RecordingReader, start: int) -> None:
+        """Raise ``UnknownInstrument`` for the first instrument of ``reader`` not in the config."""
+        for inst in reader.instruments[start:]:
+            if inst not in self.known:
+                raise UnknownInstrument(inst, f"{reader.path}:{reader.first_line[inst]}")

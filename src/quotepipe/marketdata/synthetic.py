@@ -71,7 +71,7 @@ def synthetic_events(cfg: Config, limit: int | None = None) -> Iterator[Event]:
                 yield TradeEvent(recv_ns=step_ns, inst=inst.id,
                                  price=round(px_ticks * inst.tick_size, digits[i]), qty=qty,
                                  buyer_maker=side < 0, trade_ms=step_ns // 1_000_000,
-                                 trade_id=emitted, symbol=inst.symbol)
+                                 trade_id=emitted)
                 jump = sweep + max(1, round(vol))
                 if follow[j] < toxicity[i]:
                     b += jump * side
@@ -83,7 +83,7 @@ def synthetic_events(cfg: Config, limit: int | None = None) -> Iterator[Event]:
                                   _lots(inst, sizes[j, 1] * inst.base_qty * 20),
                                   round((b + spread) * inst.tick_size, digits[i]),
                                   _lots(inst, sizes[j, 2] * inst.base_qty * 20),
-                                  step_ns // 1_000_000, symbol=inst.symbol)
+                                  step_ns // 1_000_000)
             if limit is not None and emitted >= limit:
                 return
 

@@ -30,23 +30,36 @@ def clamp_mean_one(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
     One common scale keeps the order of the weights; when no scale can reach a
     mean of 1 inside the bounds, the closest bound wins (all at ``lo`` or ``hi``).
+    ``f(c) = sum(clip(c * w))`` is continuous, nondecreasing and linear between
+    the kinks ``lo / w_i`` and ``hi / w_i``: the scale is solved exactly on the
+    piece where ``f`` crosses ``n``, in plain floats (a few instruments).
     """
     w = np.asarray(w, dtype=np.float64)
     n = len(w)
     if n == 0:
         return w.copy()
-    if np.clip(w * 1e12, lo, hi).sum() < n:
+    xs = w.tolist()
+
+    def total(c: float) -> float:
+        return sum(min(max(c * x, lo), hi) for x in xs)
+
+    if total(1e12) < n:
         return np.full(n, hi)
-    if np.clip(w * 1e-12, lo, hi).sum() > n:
+    if total(1e-12) > n:
         return np.full(n, lo)
-    a, b = -28.0, 28.0  # log of the scale
-    for _ in range(50):
-        mid = (a + b) / 2
-        if np.clip(w * np.exp(mid), lo, hi).sum() < n:
-            a = mid
-        else:
-            b = mid
-    return np.clip(w * np.exp((a + b) / 2), lo, hi)
+    left = 0.0
+    for right in sorted({b / x for x in xs if x > 0.0 for b in (lo, hi)}):
+        if total(right) >= n:
+            break
+        left = right
+    else:  # pragma: no cover - total(1e12) >= n puts the crossing before the last kink
+        right = left
+    mid = (left + right) / 2
+    free = [x for x in xs if lo < mid * x < hi]
+    slope = sum(free)
+    fixed = sum(min(max(mid * x, lo), hi) for x in xs if not lo < mid * x < hi)
+    c = (n - fixed) / slope if slope > 0.0 else right
+    return np.clip(w * c, lo, hi)
 
 
 class Allocator:
