@@ -277,7 +277,7 @@ def _read_both_ways(path, monkeypatch):
         return events, reader.counts, reader.malformed, reader.lines, reader.first_ns, reader.last_ns
     fast = read()
     with monkeypatch.context() as m:
-        m.setattr(RecordingReader, "_decode_block", lambda self, block, lineno: None)
+        m.setattr(RecordingReader, "_decode_block", lambda *args: None)
         slow = read()
     return fast, slow
 
@@ -295,6 +295,9 @@ KNOWN = [b"1723161254087891000 " + (BT_SPOT % 1).encode(),
     st.sampled_from(KNOWN).map(lambda g: g + b"\r"),
     st.sampled_from(KNOWN).flatmap(lambda g: st.integers(0, len(g)).map(lambda k: g[:k])),
     st.sampled_from([b"", b" ", b"12 {}", b"-5 " + KNOWN[0][20:], b'"1723161254087891000" ' + KNOWN[0][20:],
+                     b"1723161254087.0 " + KNOWN[0][20:], b"1.7e18 " + KNOWN[0][20:],
+                     b"1_723_161_254_087 " + KNOWN[0][20:], KNOWN[0] + b"],[" + KNOWN[0],
+                     KNOWN[0].replace(b'"s":"BTCUSDT"', b'"s":"BTC USDT"'),
                      b"1723161254087891000 " + KNOWN[0][20:].replace(b":", b": "),
                      b'1723161254087891000 {"stream":"ethusdt@bookTicker","data":{"u":1,"s":"ETHUSDT"}}',
                      b'1723161254087891000 {"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","s":"BTCUSDT",'
@@ -306,7 +309,8 @@ def test_block_decoding_gives_what_line_decoding_gives(tmp_path, monkeypatch, li
     bad or blank line, spaces in the JSON, a bad timestamp) must end the same as line by line."""
     path = tmp_path / "mixed.txt"
     path.write_bytes(b"\n".join(KNOWN + lines + KNOWN * 3) + b"\n")
-    monkeypatch.setattr(recording, "CHUNK", 97)  # many small blocks
+    monkeypatch.setattr(recording, "READ_BYTES", 97)  # many small blocks
+    monkeypatch.setattr(recording, "BLOCK_BYTES", 50)
     fast, slow = _read_both_ways(path, monkeypatch)
     assert fast == slow
 

@@ -54,6 +54,7 @@ WARN_FIRST = 10        # warnings per file before rate limiting
 WARN_EVERY = 10_000    # then one per this many bad lines
 
 _envelope = msgspec.json.Decoder(Envelope, strict=False)
+_timestamp = msgspec.json.Decoder(int, strict=False)
 _book_ticker = msgspec.json.Decoder(BookTickerEvent, strict=False)
 _depth = msgspec.json.Decoder(DepthEvent, strict=False)
 _trade = msgspec.json.Decoder(TradeEvent, strict=False)
@@ -71,7 +72,8 @@ _STREAM_PREFIX = b'{"stream":"'
 BLOCK_RETRY_MAX = 64   # blocks decoded line by line, at most, before the block path is tried again
 _first = itemgetter(0)
 _second = itemgetter(1)
-CHUNK = 1 << 12  # compressed bytes per read: ~20 KiB of text; the events of a block stay in cache
+READ_BYTES = 1 << 16   # bytes read (and inflated) at a time: few switches between files' inflaters
+BLOCK_BYTES = 1 << 14  # text per block, about 60 lines: the events of a block stay in cache
 INFLATE_ERRORS = (zlib.error, _inflate.error)
 
 
@@ -122,7 +124,7 @@ def read_blocks(path: Path) -> Iterator[bytes]:
         f.seek(0)
         d = _inflate.decompressobj(wbits=31) if gz else None
         rest = b""
-        while chunk := f.read(CHUNK):
+        while chunk := f.read(READ_BYTES):
             if d is not None:
                 data = d.decompress(chunk)
                 while d.eof and d.unused_data:  # another gzip member follows
@@ -130,23 +132,21 @@ def read_blocks(path: Path) -> Iterator[bytes]:
                     d = _inflate.decompressobj(wbits=31)
                     data += d.decompress(tail)
                 chunk = data
-            cut = chunk.rfind(b"\n")
-            if cut < 0:
-                rest += chunk
-                continue
-            yield b"".join((rest, memoryview(chunk)[:cut])) if rest else chunk[:cut]
-            rest = chunk[cut + 1:]
+            if rest:
+                chunk = rest + chunk
+            start = 0
+            while (end := chunk.find(b"\n", start + BLOCK_BYTES)) >= 0:
+                yield chunk[start:end]
+                start = end + 1
+            end = chunk.rfind(b"\n", start)
+            if end >= 0:
+                yield chunk[start:end]
+                start = end + 1
+            rest = chunk[start:]
         if d is not None and not d.eof:  # cut short: the partial last line is not a line
             raise EOFError("compressed file ended before the end-of-stream marker was reached")
         if rest:
             yield rest
-
-
-def _plain_lines(block: bytes, n: int) -> bool:
-    """Whether each of the ``n`` lines can be `<integer> <compact JSON>`: one space per line
-    (a line without one fails the block decode) and no quoted timestamp (which the block
-    decode would take for an integer)."""
-    return block.count(b" ") == n and not block.startswith(b'"') and b'\n"' not in block
 
 
 class _Stream:
@@ -244,8 +244,8 @@ class RecordingReader:
                 if self._block_decoder is not None:
                     if self._block_skip:
                         self._block_skip -= 1
-                    elif _plain_lines(block, n):
-                        out = self._decode_block(block, lineno)
+                    else:
+                        out = self._decode_block(block, lineno, n)
                         if out is None:  # back off while the file keeps failing the block path
                             self._block_skip = self._block_backoff
                             self._block_backoff = min(2 * self._block_backoff, BLOCK_RETRY_MAX)
@@ -262,7 +262,7 @@ class RecordingReader:
         for _ns, ln, _env in self._pending_snapshots:
             self._bad(ln, "depth snapshot without a symbol in a file naming no instrument")
 
-    def _decode_block(self, block: bytes, lineno: int) -> list[tuple[int, int, int, Event]] | None:
+    def _decode_block(self, block: bytes, lineno: int, n: int) -> list[tuple[int, int, int, Event]] | None:
         """Every line of ``block`` in one decode, or None when any line is not a known stream
         (nothing counted then: the block is decoded again line by line)."""
         assert self._block_decoder is not None
@@ -270,6 +270,8 @@ class RecordingReader:
             rows = self._block_decoder.decode(
                 b"".join((b"[[", block.replace(b" ", b",").replace(b"\n", b"],["), b"]]")))
         except msgspec.DecodeError:
+            return None
+        if len(rows) != n:  # a line that held `],[` itself
             return None
         index = self.index
         out: list[tuple[int, int, int, Event]] = []
@@ -304,7 +306,7 @@ class RecordingReader:
                 st = streams.get(line[sp + 12:line.find(b'"', sp + 12)])
                 if st is not None:
                     try:
-                        ns = int(line[:sp])
+                        ns = _timestamp.decode(line[:sp])  # the block decode's rules
                         if ns < NS_SINCE_EPOCH_MIN:
                             ns = receive_ns(ns)
                         ev = st.line_decoder.decode(line[sp + 1:]).data
@@ -329,7 +331,7 @@ class RecordingReader:
             return []
         body = line[sp + 1:]
         try:
-            ns = receive_ns(int(line[:sp]))
+            ns = receive_ns(_timestamp.decode(line[:sp]))
             env = _envelope.decode(body)
             return self._dispatch(ns, env, body, lineno)
         except (msgspec.DecodeError, ValueError, IndexError) as exc:
