@@ -135,3 +135,31 @@ def test_prob_model_advances_queue_on_depth_decrease_in_the_venue():
             assert ahead == 3.0  # risk averse: only the level bound applies
         else:
             assert ahead < 3.0 or ahead == pytest.approx(3.0)
+
+
+class Depth:
+    """A depth (L2) book of one instrument: price -> quantity; absent prices hold nothing."""
+
+    def __init__(self, levels: dict[float, float]) -> None:
+        self.levels = levels
+
+    def qty_at(self, side: int, price: float) -> float | None:
+        return self.levels.get(price, 0.0)
+
+
+def test_an_order_behind_the_best_rereads_the_depth_only_when_it_moved():
+    """``depth_moved=False`` (a bookTicker) keeps the depth an order behind the best last
+    read; a depth update, or the best reaching the order's price, reads it again."""
+    v, _, _ = venue()
+    depth = Depth({99.99: 4.0})
+    v.on_book(0, T0, 100.0, 5.0, 100.02, 5.0, depth)
+    v.submit(intent(0, T0, bid=(Action.NEW, 99.99, 1.0)))
+    v.on_book(0, T0 + 6 * MS, 100.0, 5.0, 100.02, 5.0, depth)
+    assert (v.resting(0, 0).queue_ahead, v.resting(0, 0).level_qty) == (4.0, 4.0)
+    depth.levels[99.99] = 1.0  # the depth shrank, but this update only moved the best
+    v.on_book(0, T0 + 7 * MS, 100.0, 6.0, 100.02, 5.0, depth, depth_moved=False)
+    assert v.resting(0, 0).level_qty == 4.0
+    v.on_book(0, T0 + 8 * MS, 100.0, 6.0, 100.02, 5.0, depth)  # a depth update: read again
+    assert v.resting(0, 0).level_qty == 1.0 and v.resting(0, 0).queue_ahead <= 1.0
+    v.on_book(0, T0 + 9 * MS, 99.99, 2.5, 100.02, 5.0, depth, depth_moved=False)  # now the best
+    assert v.resting(0, 0).level_qty == 2.5

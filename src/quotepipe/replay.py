@@ -19,7 +19,7 @@ import msgspec
 from quotepipe.config import Config, shard_modes, shard_of
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed
-from quotepipe.marketdata.messages import TradeEvent
+from quotepipe.marketdata.messages import BookTickerEvent, TradeEvent
 from quotepipe.scoreboard.allocator import Allocator
 from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.stats import StatsBlock
@@ -114,7 +114,7 @@ class Replay:
             if type(ev) is TradeEvent:
                 on_trade(i, now, ev.price, ev.qty, ev.side)
             else:
-                on_book(i, now, bid, bid_qty, ask, ask_qty, book)
+                on_book(i, now, bid, bid_qty, ask, ask_qty, book, type(ev) is not BookTickerEvent)
             mid = (bid + ask) * 0.5
             if 0.0 < bid < ask:
                 on_mid(i, now, mid)

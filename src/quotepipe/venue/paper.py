@@ -62,7 +62,7 @@ class LevelDepth(Protocol):
 
 class _Order:
     __slots__ = ("oid", "slot", "side", "price", "qty", "left", "placed_ns", "active_at", "cancel_at",
-                 "resting", "ahead", "level", "traded", "queue_edge", "view")
+                 "resting", "ahead", "level", "deep", "traded", "queue_edge", "view")
 
     def __init__(self, oid: int, slot: int, side: int, price: float, qty: float, now: int,
                  active_at: int) -> None:
@@ -78,6 +78,7 @@ class _Order:
         self.resting = False
         self.ahead = 0.0
         self.level = 0.0
+        self.deep = False         # ``level`` was read off the depth, behind the best price
         self.traded = 0.0         # traded at our level since the last book look
         self.queue_edge = 1.0
         self.view: RestingOrder | None = None  # cached DTO for the chain
@@ -189,8 +190,10 @@ class PaperVenue:
 
     # ------------------------------------------------------------------ market
     def on_book(self, slot: int, now: int, bid: float, bid_qty: float, ask: float, ask_qty: float,
-                depth: LevelDepth | None = None) -> None:
-        """A book update of ``slot`` at event time ``now``."""
+                depth: LevelDepth | None = None, depth_moved: bool = True) -> None:
+        """A book update of ``slot`` at event time ``now``. ``depth_moved=False`` says only the
+        best levels changed (a bookTicker): an order behind the best then keeps the depth
+        it last read, which is most of the work saved on two updates in three."""
         self.bid[slot], self.bid_qty[slot], self.ask[slot], self.ask_qty[slot] = bid, bid_qty, ask, ask_qty
         if not self.orders[slot]:
             return
@@ -206,11 +209,16 @@ class PaperVenue:
                 # leave it to the trades, but nobody is ahead any more
                 o.ahead = 0.0
                 continue
-            level = self._level(slot, o.side, o.price, depth)
-            if level is None:
-                continue
-            if level == o.level and o.traded == 0.0:
-                continue  # nothing moved at our level
+            if not depth_moved and o.deep and (o.price < bid if o.side > 0 else o.price > ask):
+                if o.traded == 0.0:
+                    continue  # nothing moved at our level
+                level = o.level
+            else:
+                level = self._look(o, depth)
+                if level is None:
+                    continue
+                if level == o.level and o.traded == 0.0:
+                    continue  # nothing moved at our level
             ahead = model.advance(o.ahead, o.level, level, o.traded)
             if ahead != o.ahead or level != o.level:
                 o.ahead = ahead
@@ -218,6 +226,13 @@ class PaperVenue:
                 self.version[slot] += 1
             o.level = level
             o.traded = 0.0
+
+    def _look(self, o: _Order, depth: LevelDepth | None) -> float | None:
+        """``_level`` at ``o``'s price, remembering whether it came off the depth."""
+        slot = o.slot
+        level = self._level(slot, o.side, o.price, depth)
+        o.deep = level is not None and (o.price < self.bid[slot] if o.side > 0 else o.price > self.ask[slot])
+        return level
 
     def _level(self, slot: int, side: int, price: float, depth: LevelDepth | None) -> float | None:
         """Quantity resting at ``price`` (book side ``side``) excluding us; None when not visible."""
@@ -266,7 +281,7 @@ class PaperVenue:
                 cur[side] = None
             return False
         o.resting = True
-        level = self._level(slot, o.side, o.price, depth)
+        level = self._look(o, depth)
         if level is None:  # not visible: assume the whole best level is ahead of us
             level = self.bid_qty[slot] if o.side > 0 else self.ask_qty[slot]
         o.ahead = o.level = level
