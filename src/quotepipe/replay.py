@@ -77,9 +77,11 @@ class Replay:
         self.wall_s = 0.0
 
     def _sink(self, intent: QuoteIntent) -> None:
+        """Every intent of the chain; those that act go to the venue (KEEP and NONE are no-ops)."""
         ba, aa = intent.bid_action, intent.ask_action
         if ba in _ACTING or aa in _ACTING:
             self.intents[intent.slot] += 1
+            self.venue.submit(intent)
             if self.quotes_out is not None:
                 self.quotes_out.write(self._encoder.encode(QuoteLine(
                     intent.t_ns, self.ids[intent.slot], (ba.name, intent.bid_px, intent.bid_qty),
@@ -94,7 +96,7 @@ class Replay:
         use_alloc = self.use_allocator
         md_updates, ticks = self.md_updates, self.ticks
         position, resting, pnl_usd = venue.position, venue.resting, venue.pnl_usd
-        on_book, on_trade, submit = venue.on_book, venue.on_trade, venue.submit
+        on_book, on_trade = venue.on_book, venue.on_trade
         on_mid = board.on_mid
         need = self.gate.need
         venue_version = venue.version
@@ -125,7 +127,7 @@ class Replay:
                 continue
             ctx = TickContext(now, position[i], pnl_usd(i, mid), weight, flags_of[i], False,
                               resting(i, 0), resting(i, 1))
-            submit(runner_of[i].tick(i, Snapshot(*books.l1_record(i, 0, l1)), ctx))
+            runner_of[i].tick(i, Snapshot(*books.l1_record(i, 0, l1)), ctx)  # acting intents: _sink
             ticks[i] += 1
             if self.progress and events & 0x3FFF == 0 and time.perf_counter() > next_progress:
                 next_progress += 0.5
