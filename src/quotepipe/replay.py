@@ -97,7 +97,7 @@ class Replay:
         md_updates, ticks = self.md_updates, self.ticks
         position, resting, pnl_usd = venue.position, venue.resting, venue.pnl_usd
         on_book, on_trade = venue.on_book, venue.on_trade
-        on_mid = board.on_mid
+        on_mid, markout_due = board.on_mid, board.due_ns
         need = self.gate.need
         venue_version = venue.version
         t0 = time.perf_counter()
@@ -118,7 +118,7 @@ class Replay:
             else:
                 on_book(i, now, bid, bid_qty, ask, ask_qty, book, type(ev) is not BookTickerEvent)
             mid = (bid + ask) * 0.5
-            if 0.0 < bid < ask:
+            if 0 < markout_due[i] <= now and 0.0 < bid < ask:
                 on_mid(i, now, mid)
             if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board):
                 weight_of, flags_of = weights.tolist(), [int(f) for f in flags]

@@ -52,6 +52,9 @@ class Scoreboard:
         self.cfg = cfg
         self.horizon_ns = int(cfg.markout_horizon_s * 1e9)
         self.symbols = [SymbolMetrics() for _ in range(n_instruments)]
+        #: per instrument, when its oldest pending markout is due (0: none): a caller with
+        #: many mids calls ``on_mid`` only once one is due
+        self.due_ns = [0] * n_instruments
 
     def reconfigure(self, cfg: ScoreboardConfig) -> None:
         self.cfg = cfg
@@ -60,6 +63,7 @@ class Scoreboard:
     def reset(self, slot: int) -> None:
         """A fresh prior (probation after a blacklist)."""
         self.symbols[slot] = SymbolMetrics()
+        self.due_ns[slot] = 0
 
     def _update(self, m: SymbolMetrics, name: str, value: float) -> None:
         a = self.cfg.alpha
@@ -81,6 +85,7 @@ class Scoreboard:
         self._update(m, "slippage_bps", slippage)
         self._update(m, "queue_edge", fill.queue_edge)
         m.pending.append((fill.t_ns + self.horizon_ns, fill, edge))
+        self.due_ns[fill.slot] = m.pending[0][0]
 
     def on_order_end(self, end: OrderEnd) -> None:
         if not self.cfg.enabled or end.quoted <= 0.0:
@@ -100,6 +105,7 @@ class Scoreboard:
             self._update(m, "net_bps", markout - fill.fee_bps)
             self._update(m, "adverse_penalty", max(0.0, edge - markout))
             m.markouts += 1
+        self.due_ns[slot] = pending[0][0] if pending else 0
 
     # ------------------------------------------------------------------ outputs
     def score(self, slot: int) -> float:
