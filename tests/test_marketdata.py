@@ -328,6 +328,26 @@ def test_merge_matches_a_heap_merge_of_ordered_files(real_recordings):
     assert keys == [(ns, idx, ln) for ns, idx, ln, _ in heapq.merge(*open_recordings(real_recordings))]
 
 
+def test_gzip_members_and_long_lines_read_like_the_plain_file(tmp_path, monkeypatch):
+    """Concatenated gzip members (``cat day1.gz day2.gz``), cut anywhere, and a snapshot
+    line longer than a read give the events of the same text read plainly."""
+    levels = ",".join(f'["{100 - k * 0.01:.2f}","1"]' for k in range(6000))
+    lines = [b"1723161254087891000 " + (BT_SPOT % 1).encode(),
+             f'1723161254087891001 {{"lastUpdateId":5,"bids":[{levels}],"asks":[["101","1"]]}}'.encode()]
+    lines += [b"%d " % (1723161254087891002 + k) + (BT_SPOT % (k + 2)).encode() for k in range(3000)]
+    text = b"\n".join(lines) + b"\n"
+    plain, gz = tmp_path / "day.txt", tmp_path / "day.gz"
+    plain.write_bytes(text)
+    cut = len(text) // 3 + 17  # members split inside a line
+    gz.write_bytes(gzip.compress(text[:cut]) + gzip.compress(text[cut:]))
+    monkeypatch.setattr(recording, "READ_BYTES", 4096)
+    monkeypatch.setattr(recording, "BLOCK_BYTES", 1000)
+    read = {p: [(ns, ln, msgspec.to_builtins(ev)) for ns, _, ln, ev in RecordingReader(p)]
+            for p in (plain, gz)}
+    assert read[plain] == read[gz] and len(read[plain]) == 3002
+    assert len(read[gz][1][2]["bids"]) == 6000
+
+
 def test_truncated_gzip_is_counted_not_raised(tmp_path):
     path = tmp_path / "cut.gz"
     body = gzip.compress(b"".join(b"1723161254087891000 " + (BT_SPOT % k).encode() + b"\n"
