@@ -99,14 +99,6 @@ class _Side:
         sign = self.sign
         return [sign * k for k in self.top[:n]]
 
-    def qty_at(self, price: float) -> float:
-        """Quantity resting at ``price`` (0 when no level)."""
-        return self.qty.get(price, 0.0)
-
-    def as_dict(self) -> dict[float, float]:
-        """Every level, price -> quantity."""
-        return dict(self.qty)
-
 
 class OrderBook:
     def __init__(self, inst: str, futures: bool) -> None:
@@ -254,7 +246,6 @@ class BookSet:
         self.ids = list(instrument_ids)
         self.index = {iid: i for i, iid in enumerate(self.ids)}
         self.books = [OrderBook(iid, futures=not iid.startswith("binance-spot:")) for iid in self.ids]
-        self._slot = {iid: (i, self.books[i]) for i, iid in enumerate(self.ids)}
         n = len(self.ids)
         self.last_trade: list[tuple[float, float, int, int]] = [(0.0, 0.0, 0, 0)] * n
         self.exch_ns = [0] * n
@@ -266,23 +257,22 @@ class BookSet:
 
         Raises ``KeyError`` for an instrument that is not configured.
         """
-        i, book = self._slot[ev.inst]
+        i = self.index[ev.inst]
+        book = self.books[i]
         t = type(ev)
         if t is BookTickerEvent:
             book.on_book_ticker(ev)  # type: ignore[arg-type]
-            if ev.exch_ms:  # type: ignore[union-attr]
-                self.exch_ns[i] = ev.exch_ms * 1_000_000  # type: ignore[union-attr]
+            if ev.exch_ns:  # type: ignore[union-attr]
+                self.exch_ns[i] = ev.exch_ns  # type: ignore[union-attr]
         elif t is DepthEvent:
             if not book.on_depth(ev):  # type: ignore[arg-type]
                 return -1
-            self.exch_ns[i] = ev.exch_ms * 1_000_000  # type: ignore[union-attr]
+            self.exch_ns[i] = ev.exch_ns  # type: ignore[union-attr]
         elif t is SnapshotEvent:
             book.on_snapshot(ev)  # type: ignore[arg-type]
         else:  # TradeEvent
-            trade_ns = ev.trade_ms * 1_000_000  # type: ignore[union-attr]
-            self.last_trade[i] = (ev.price, ev.qty, -1 if ev.buyer_maker else 1,  # type: ignore[union-attr]
-                                  trade_ns)
-            self.exch_ns[i] = trade_ns
+            self.last_trade[i] = (ev.price, ev.qty, ev.side, ev.trade_ns)  # type: ignore[union-attr]
+            self.exch_ns[i] = ev.trade_ns  # type: ignore[union-attr]
         self.recv_ns[i] = ev.recv_ns
         self.md_seq[i] += 1
         return i

@@ -71,12 +71,9 @@ _EVENT_TYPES = {"book_ticker": BookTickerEvent, "depth": DepthEvent, "trade": Tr
 _STREAM_PREFIX = b'{"stream":"'
 BLOCK_RETRY_MAX = 64   # blocks decoded line by line, at most, before the block path is tried again
 _first = itemgetter(0)
-_second = itemgetter(1)
 READ_BYTES = 1 << 16   # bytes read (and inflated) at a time: few switches between files' inflaters
 BLOCK_BYTES = 1 << 14  # text per block, about 60 lines: the events of a block stay in cache
 INFLATE_ERRORS = (zlib.error, _inflate.error)
-
-
 NS_SINCE_EPOCH_MIN = 10**17
 
 
@@ -156,7 +153,7 @@ class _Stream:
 
     def __init__(self, name: str, kind: str, inst: str, ns: int) -> None:
         self.line_decoder = _LINE_DECODERS[kind]
-        #: the tagged struct for block decoding; its class attribute ``stream`` is this object
+        #: the tagged struct for block decoding; its class attribute ``stream_info`` is this object
         self.tagged = msgspec.defstruct(
             f"Line_{kind}", [("data", _EVENT_TYPES[kind])], tag_field="stream", tag=name,
             namespace={"stream_info": self}, gc=False)

@@ -55,8 +55,7 @@ def clamp_mean_one(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
     else:  # pragma: no cover - total(1e12) >= n puts the crossing before the last kink
         right = left
     mid = (left + right) / 2
-    free = [x for x in xs if lo < mid * x < hi]
-    slope = sum(free)
+    slope = sum(x for x in xs if lo < mid * x < hi)
     fixed = sum(min(max(mid * x, lo), hi) for x in xs if not lo < mid * x < hi)
     c = (n - fixed) / slope if slope > 0.0 else right
     return np.clip(w * c, lo, hi)

@@ -210,15 +210,13 @@ class PaperVenue:
                 o.ahead = 0.0
                 continue
             if not depth_moved and o.deep and (o.price < bid if o.side > 0 else o.price > ask):
-                if o.traded == 0.0:
-                    continue  # nothing moved at our level
-                level = o.level
+                level = o.level  # the depth behind the best did not move
             else:
                 level = self._look(o, depth)
                 if level is None:
                     continue
-                if level == o.level and o.traded == 0.0:
-                    continue  # nothing moved at our level
+            if level == o.level and o.traded == 0.0:
+                continue  # nothing moved at our level
             ahead = model.advance(o.ahead, o.level, level, o.traded)
             if ahead != o.ahead or level != o.level:
                 o.ahead = ahead
