@@ -244,8 +244,8 @@ class BookSet:
 
     def __init__(self, instrument_ids: list[str]) -> None:
         self.ids = list(instrument_ids)
-        self.index = {iid: i for i, iid in enumerate(self.ids)}
         self.books = [OrderBook(iid, futures=not iid.startswith("binance-spot:")) for iid in self.ids]
+        self._slot = {iid: (i, self.books[i]) for i, iid in enumerate(self.ids)}  # index and book
         n = len(self.ids)
         self.last_trade: list[tuple[float, float, int, int]] = [(0.0, 0.0, 0, 0)] * n
         self.exch_ns = [0] * n
@@ -255,24 +255,27 @@ class BookSet:
     def apply(self, ev: Event) -> int:
         """Apply one event; the instrument's index when its snapshot changed, else -1.
 
-        Raises ``KeyError`` for an instrument that is not configured.
+        Raises ``KeyError`` for an instrument that is not configured. Reads the events'
+        raw ms fields rather than their ``*_ns``/``side`` properties: two in three
+        events pass here, and the property calls cost about 2% of bench_md.
         """
-        i = self.index[ev.inst]
-        book = self.books[i]
+        i, book = self._slot[ev.inst]
         t = type(ev)
         if t is BookTickerEvent:
             book.on_book_ticker(ev)  # type: ignore[arg-type]
-            if ev.exch_ns:  # type: ignore[union-attr]
-                self.exch_ns[i] = ev.exch_ns  # type: ignore[union-attr]
+            if ev.exch_ms:  # type: ignore[union-attr]
+                self.exch_ns[i] = ev.exch_ms * 1_000_000  # type: ignore[union-attr]
         elif t is DepthEvent:
             if not book.on_depth(ev):  # type: ignore[arg-type]
                 return -1
-            self.exch_ns[i] = ev.exch_ns  # type: ignore[union-attr]
+            self.exch_ns[i] = ev.exch_ms * 1_000_000  # type: ignore[union-attr]
         elif t is SnapshotEvent:
             book.on_snapshot(ev)  # type: ignore[arg-type]
         else:  # TradeEvent
-            self.last_trade[i] = (ev.price, ev.qty, ev.side, ev.trade_ns)  # type: ignore[union-attr]
-            self.exch_ns[i] = ev.trade_ns  # type: ignore[union-attr]
+            trade_ns = ev.trade_ms * 1_000_000  # type: ignore[union-attr]
+            self.last_trade[i] = (ev.price, ev.qty, -1 if ev.buyer_maker else 1,  # type: ignore[union-attr]
+                                  trade_ns)
+            self.exch_ns[i] = trade_ns
         self.recv_ns[i] = ev.recv_ns
         self.md_seq[i] += 1
         return i
