@@ -244,8 +244,9 @@ class BookSet:
 
     def __init__(self, instrument_ids: list[str]) -> None:
         self.ids = list(instrument_ids)
+        self.index = {iid: i for i, iid in enumerate(self.ids)}
         self.books = [OrderBook(iid, futures=not iid.startswith("binance-spot:")) for iid in self.ids]
-        self._slot = {iid: (i, self.books[i]) for i, iid in enumerate(self.ids)}  # index and book
+        self._slot = {iid: (i, self.books[i]) for iid, i in self.index.items()}  # one lookup per event
         n = len(self.ids)
         self.last_trade: list[tuple[float, float, int, int]] = [(0.0, 0.0, 0, 0)] * n
         self.exch_ns = [0] * n
