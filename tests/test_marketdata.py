@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from quotepipe.config import default_config, parse_config
@@ -304,6 +304,7 @@ KNOWN = [b"1723161254087891000 " + (BT_SPOT % 1).encode(),
                      b'"a":9,"p":"1","q":"1","T":1,"m":false}}']),
     st.binary(max_size=60),
 ), max_size=60))
+@example(lines=[b'0 {"stream":"', b'\x80"'])  # a tag string across two lines, not UTF-8
 def test_block_decoding_gives_what_line_decoding_gives(tmp_path, monkeypatch, lines):
     """Blocks of known streams decode in one call; anything odd in a block (a new stream, a
     bad or blank line, spaces in the JSON, a bad timestamp) must end the same as line by line."""

@@ -266,7 +266,7 @@ class RecordingReader:
         try:
             rows = self._block_decoder.decode(
                 b"".join((b"[[", block.replace(b" ", b",").replace(b"\n", b"],["), b"]]")))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, ValueError):  # ValueError: bad UTF-8 in a tag string
             return None
         if len(rows) != n:  # a line that held `],[` itself
             return None
