@@ -236,20 +236,21 @@ class RecordingReader:
         lineno = 0
         try:
             for block in read_blocks(self.path):
-                n = block.count(b"\n") + 1
                 out = None
                 if self._block_decoder is not None:
                     if self._block_skip:
                         self._block_skip -= 1
                     else:
-                        out = self._decode_block(block, lineno, n)
+                        out, n = self._decode_block(block, lineno)
                         if out is None:  # back off while the file keeps failing the block path
                             self._block_skip = self._block_backoff
                             self._block_backoff = min(2 * self._block_backoff, BLOCK_RETRY_MAX)
                         else:
                             self._block_backoff = 1
                 if out is None:
-                    out = self._decode_lines(block.split(b"\n"), lineno)
+                    lines = block.split(b"\n")
+                    n = len(lines)
+                    out = self._decode_lines(lines, lineno)
                 lineno += n
                 if out:
                     yield out
@@ -259,17 +260,21 @@ class RecordingReader:
         for _ns, ln, _env in self._pending_snapshots:
             self._bad(ln, "depth snapshot without a symbol in a file naming no instrument")
 
-    def _decode_block(self, block: bytes, lineno: int, n: int) -> list[tuple[int, int, int, Event]] | None:
-        """Every line of ``block`` in one decode, or None when any line is not a known stream
-        (nothing counted then: the block is decoded again line by line)."""
+    def _decode_block(self, block: bytes, lineno: int
+                      ) -> tuple[list[tuple[int, int, int, Event]] | None, int]:
+        """Every line of ``block`` in one decode and the block's line count; None for the
+        events when any line is not a known stream (nothing counted then: the block is
+        decoded again line by line)."""
         assert self._block_decoder is not None
+        text = block.replace(b" ", b",")
+        pairs = text.replace(b"\n", b"],[")
+        n = (len(pairs) - len(text)) // 2 + 1  # each newline became three bytes: no separate count
         try:
-            rows = self._block_decoder.decode(
-                b"".join((b"[[", block.replace(b" ", b",").replace(b"\n", b"],["), b"]]")))
+            rows = self._block_decoder.decode(b"".join((b"[[", pairs, b"]]")))
         except (msgspec.DecodeError, ValueError):  # ValueError: bad UTF-8 in a tag string
-            return None
+            return None, n
         if len(rows) != n:  # a line that held `],[` itself
-            return None
+            return None, n
         index = self.index
         out: list[tuple[int, int, int, Event]] = []
         append = out.append
@@ -288,7 +293,7 @@ class RecordingReader:
             st.count += 1
             st.last_ns = ns
             append((ns, index, lineno, ev))
-        return out
+        return out, n
 
     def _decode_lines(self, lines: list[bytes], lineno: int) -> list[tuple[int, int, int, Event]]:
         """Line by line: a known stream in one decode, anything else through ``_decode``."""
