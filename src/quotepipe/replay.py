@@ -25,7 +25,7 @@ from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.stats import StatsBlock
 from quotepipe.shm.weights import FLAG_BLACKLISTED
 from quotepipe.venue.paper import PaperVenue
-from quotepipe.workers.dto import Action, QuoteIntent, Snapshot, TickContext
+from quotepipe.workers.dto import Action, QuoteIntent, TickContext
 from quotepipe.workers.shadow import make_runner
 from quotepipe.workers.timing import TIMED, WORKER_STATS
 from quotepipe.workers.trigger import TickGate
@@ -99,39 +99,41 @@ class Replay:
         on_book, on_trade = venue.on_book, venue.on_trade
         on_mid, markout_due = board.on_mid, board.due_ns
         need = self.gate.need
+        snapshot = books.snapshot
         venue_version = venue.version
         t0 = time.perf_counter()
         next_progress = t0 + 1.0
         events = 0
-        for ev in self.feed.events(self.limit):
-            events += 1
-            i = books.apply(ev)
-            if i < 0:
-                continue
-            md_updates[i] += 1
-            now = ev.recv_ns
-            book = books.books[i]
-            l1 = book.l1()
-            bid, bid_qty, ask, ask_qty = l1[0], l1[1], l1[2], l1[3]
-            if type(ev) is TradeEvent:
-                on_trade(i, now, ev.price, ev.qty, ev.side)
-            else:
-                on_book(i, now, bid, bid_qty, ask, ask_qty, book, type(ev) is not BookTickerEvent)
-            mid = (bid + ask) * 0.5
-            if 0 < markout_due[i] <= now and 0.0 < bid < ask:
-                on_mid(i, now, mid)
-            if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board):
-                weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
-            weight = weight_of[i]
-            if not need(i, l1[:4], venue_version[i], weight, now):
-                continue
-            ctx = TickContext(now, position[i], pnl_usd(i, mid), weight, flags_of[i], False,
-                              resting(i, 0), resting(i, 1))
-            runner_of[i].tick(i, Snapshot(*books.l1_record(i, 0, l1)), ctx)  # acting intents: _sink
-            ticks[i] += 1
-            if self.progress and events & 0x3FFF == 0 and time.perf_counter() > next_progress:
-                next_progress += 0.5
-                self._show_progress(events, time.perf_counter() - t0, now)
+        for batch in self.feed.batches(self.limit):
+            for ev in batch:
+                events += 1
+                i = books.apply(ev)
+                if i < 0:
+                    continue
+                md_updates[i] += 1
+                now = ev.recv_ns
+                book = books.books[i]
+                l1 = book.l1()
+                bid, bid_qty, ask, ask_qty = l1[0], l1[1], l1[2], l1[3]
+                if type(ev) is TradeEvent:
+                    on_trade(i, now, ev.price, ev.qty, -1 if ev.buyer_maker else 1)  # ev.side, inline
+                else:
+                    on_book(i, now, bid, bid_qty, ask, ask_qty, book, type(ev) is not BookTickerEvent)
+                mid = (bid + ask) * 0.5
+                if 0 < markout_due[i] <= now and 0.0 < bid < ask:
+                    on_mid(i, now, mid)
+                if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board):
+                    weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
+                weight = weight_of[i]
+                if not need(i, l1[:4], venue_version[i], weight, now):
+                    continue
+                ctx = TickContext(now, position[i], pnl_usd(i, mid), weight, flags_of[i], False,
+                                  resting(i, 0), resting(i, 1))
+                runner_of[i].tick(i, snapshot(i, 0, l1), ctx)  # acting intents: _sink
+                ticks[i] += 1
+                if self.progress and events & 0x3FFF == 0 and time.perf_counter() > next_progress:
+                    next_progress += 0.5
+                    self._show_progress(events, time.perf_counter() - t0, now)
         self.wall_s = time.perf_counter() - t0
         self.events = events
         for r in self.runners:

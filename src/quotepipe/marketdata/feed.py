@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 from quotepipe.config import Config
 from quotepipe.marketdata.messages import Event
 from quotepipe.marketdata.recording import RecordingReader, merge_batches, open_recordings
 from quotepipe.marketdata.synthetic import synthetic_events
+
+SYNTHETIC_BATCH = 256  # synthetic events per batch
 
 
 class UnknownInstrument(ValueError):
@@ -35,8 +38,16 @@ class Feed:
         return sum(r.malformed for r in self.readers)
 
     def events(self, limit: int | None = None) -> Iterator[Event]:
+        for batch in self.batches(limit):
+            yield from batch
+
+    def batches(self, limit: int | None = None) -> Iterator[list[Event]]:
+        """``events`` a list at a time: a loop over each list costs less than a generator step
+        per event (replay's hot loop)."""
         if self.kind == "synthetic":
-            yield from synthetic_events(self.cfg, limit)
+            events = synthetic_events(self.cfg, limit)
+            while batch := list(islice(events, SYNTHETIC_BATCH)):
+                yield batch
             return
         readers = self.readers
         checked = [0] * len(readers)  # instruments of each reader checked against the config
@@ -47,10 +58,9 @@ class Feed:
                     self._check(reader, checked[r])
                     checked[r] = len(reader.instruments)
             if left is not None and len(batch) >= left:
-                yield from (ev for _, _, _, ev in batch[:left])
+                yield [ev for _, _, _, ev in batch[:left]]
                 return
-            for _, _, _, ev in batch:
-                yield ev
+            yield [ev for _, _, _, ev in batch]
             if left is not None:
                 left -= len(batch)
 

@@ -29,6 +29,7 @@ from quotepipe.workers.dto import Action, QuoteIntent, RestingOrder
 from quotepipe.workers.spec import InstrumentSpec, instrument_specs
 
 BID, ASK = 0, 1
+_KEEP, _NONE = Action.KEEP, Action.NONE  # an enum member read off its class costs ~70 ns (3.11)
 
 
 class Fill(msgspec.Struct, frozen=True):
@@ -131,9 +132,9 @@ class PaperVenue:
     def apply(self, slot: int, t_ns: int, bid_action: int, bid_px: float, bid_qty: float,
               ask_action: int, ask_px: float, ask_qty: float) -> None:
         """An intent's fields (as the venue process reads them off an intent ring)."""
-        if bid_action != Action.KEEP and bid_action != Action.NONE:
+        if bid_action != _KEEP and bid_action != _NONE:
             self._side_action(slot, BID, Action(bid_action), bid_px, bid_qty, t_ns)
-        if ask_action != Action.KEEP and ask_action != Action.NONE:
+        if ask_action != _KEEP and ask_action != _NONE:
             self._side_action(slot, ASK, Action(ask_action), ask_px, ask_qty, t_ns)
 
     def _side_action(self, slot: int, side: int, action: Action, px: float, qty: float, now: int) -> None:
