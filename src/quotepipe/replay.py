@@ -65,7 +65,6 @@ class Replay:
         self.quotes_out = quotes_out
         self._encoder = msgspec.json.Encoder()
         self.progress = progress
-        self.md_updates = [0] * n
         self.ticks = [0] * n
         self.intents = [0] * n
         modes = shard_modes(cfg)
@@ -94,7 +93,8 @@ class Replay:
         weights, flags = alloc.weights, alloc.flags
         weight_of, flags_of = weights.tolist(), [int(f) for f in flags]  # refreshed on each change
         use_alloc = self.use_allocator
-        md_updates, ticks = self.md_updates, self.ticks
+        ticks = self.ticks
+        progress = self.progress
         position, resting, pnl_usd = venue.position, venue.resting, venue.pnl_usd
         on_book, on_trade = venue.on_book, venue.on_trade
         on_mid, markout_due = board.on_mid, board.due_ns
@@ -110,11 +110,10 @@ class Replay:
                 i = books.apply(ev)
                 if i < 0:
                     continue
-                md_updates[i] += 1
                 now = ev.recv_ns
                 book = books.books[i]
                 l1 = book.l1()
-                bid, bid_qty, ask, ask_qty = l1[0], l1[1], l1[2], l1[3]
+                bid, bid_qty, ask, ask_qty, _ = l1
                 if type(ev) is TradeEvent:
                     on_trade(i, now, ev.price, ev.qty, -1 if ev.buyer_maker else 1)  # ev.side, inline
                 else:
@@ -131,9 +130,9 @@ class Replay:
                                   resting(i, 0), resting(i, 1))
                 runner_of[i].tick(i, snapshot(i, 0, l1), ctx)  # acting intents: _sink
                 ticks[i] += 1
-                if self.progress and events & 0x3FFF == 0 and time.perf_counter() > next_progress:
-                    next_progress += 0.5
-                    self._show_progress(events, time.perf_counter() - t0, now)
+            if progress and time.perf_counter() > next_progress:  # once a batch, not per event
+                next_progress += 0.5
+                self._show_progress(events, time.perf_counter() - t0, batch[-1].recv_ns)
         self.wall_s = time.perf_counter() - t0
         self.events = events
         for r in self.runners:
@@ -157,7 +156,7 @@ class Replay:
             total += pnl
             m = board.symbols[i]
             instruments[iid] = {
-                "md_updates": self.md_updates[i], "ticks": self.ticks[i], "intents": self.intents[i],
+                "md_updates": self.books.md_seq[i], "ticks": self.ticks[i], "intents": self.intents[i],
                 "fills": venue.fills[i], "volume": round(venue.volume[i], 6),
                 "position": round(venue.position[i], 12), "pnl_usd": round(pnl, 6),
                 "net_bps": round(m.ema["net_bps"], 4), "fill_rate": round(m.ema["fill_rate"], 4),

@@ -27,7 +27,7 @@ from quotepipe.workers.dto import (
 )
 from quotepipe.workers.pipeline import Sink
 from quotepipe.workers.spec import EPS, instrument_specs, round_ask, round_bid, round_lot
-from quotepipe.workers.timing import WORKER_STATS, StageTimes
+from quotepipe.workers.timing import BUFFER, WORKER_STATS, StageTimes
 
 _INF = float("inf")
 
@@ -261,7 +261,7 @@ class LegacyRunner:
         self.sink = sink
         self.stats = stats or StatsBlock.local(WORKER_STATS)
         self.loop = QuoteLoop(cfg)
-        self.times = StageTimes(self.stats, ("tick_total",))
+        self.times = StageTimes(self.stats, ("tick_total",), marks=2)
         self.configure(cfg)
 
     def configure(self, cfg: Config) -> None:
@@ -273,13 +273,11 @@ class LegacyRunner:
         t0 = perf_counter_ns()
         intent = self.loop.on_tick(slot, snap, ctx)
         self.sink(intent)
-        total = perf_counter_ns() - t0
+        t1 = perf_counter_ns()
         times = self.times
         n = times.n
-        times.buffers[0][n] = total
-        if total > times.deadline_ns:
-            times.deadline_misses += 1
-        times.n = n + 1
-        if n + 1 == len(times.buffers[0]):
+        times.pack(times.raw, n * times.stride, t0, t1)
+        times.n = n = n + 1
+        if n == BUFFER:
             times.flush()
         return intent

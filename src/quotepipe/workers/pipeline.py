@@ -61,17 +61,8 @@ class PipelineRunner:
         t6 = perf_counter_ns()
         times = self.times
         n = times.n
-        b = times.buffers
-        b[0][n] = t1 - t0
-        b[1][n] = t2 - t1
-        b[2][n] = t3 - t2
-        b[3][n] = t4 - t3
-        b[4][n] = t5 - t4
-        b[5][n] = t6 - t5
-        b[6][n] = total = t6 - t0
-        if total > times.deadline_ns:
-            times.deadline_misses += 1
-        times.n = n + 1
-        if n + 1 == BUFFER:
+        times.pack(times.raw, n * times.stride, t0, t1, t2, t3, t4, t5, t6)
+        times.n = n = n + 1
+        if n == BUFFER:
             times.flush()
         return intent
