@@ -118,7 +118,7 @@ class OrderBook:
         self._warned_l1_only = False
         # L1 from bookTicker
         self.bt_id = -1
-        self.bt = (0.0, 0.0, 0.0, 0.0)
+        self.bt = (0.0, 0.0, 0.0, 0.0, -1)  # bid px/qty, ask px/qty, update id: l1()'s shape
         # counters
         self.resyncs = 0
         self.crossed = 0
@@ -130,7 +130,7 @@ class OrderBook:
     def on_book_ticker(self, ev: BookTickerEvent) -> None:
         if ev.update_id >= self.bt_id:
             self.bt_id = ev.update_id
-            self.bt = (ev.bid_px, ev.bid_qty, ev.ask_px, ev.ask_qty)
+            self.bt = (ev.bid_px, ev.bid_qty, ev.ask_px, ev.ask_qty, ev.update_id)
         if self.state is _EMPTY:
             self.state = _L1_ONLY
         if ev.bid_px >= ev.ask_px > 0:
@@ -215,12 +215,12 @@ class OrderBook:
             if bt and at:
                 b, a = -bt[0], at[0]
                 return b, self.bids.qty[b], a, self.asks.qty[a], self.last_id
-        return (*self.bt, self.bt_id)
+        return self.bt
 
     def levels(self) -> tuple[float, ...]:
         """Top levels: 5 bid px, 5 bid qty, 5 ask px, 5 ask qty (zeros where absent)."""
         if self.state is not _VALID:
-            bid, bid_qty, ask, ask_qty = self.bt
+            bid, bid_qty, ask, ask_qty, _ = self.bt
             pad = (0.0,) * (LEVELS - 1)
             return (bid, *pad, bid_qty, *pad, ask, *pad, ask_qty, *pad)
         bq, aq = self.bids.qty, self.asks.qty
@@ -294,8 +294,8 @@ class BookSet:
 
     def snapshot(self, i: int, publish_ns: int, l1: tuple) -> Snapshot:
         """``l1_record`` as the chain's ``Snapshot``, built in one call (replay's per-tick input)."""
+        bid, bid_qty, ask, ask_qty, update_id = l1
         px, qty, side, trade_ns = self.last_trade[i]
-        update_id = l1[4]
-        return Snapshot(l1[0], l1[1], l1[2], l1[3], px, qty, side, trade_ns, self.exch_ns[i], self.recv_ns[i],
+        return Snapshot(bid, bid_qty, ask, ask_qty, px, qty, side, trade_ns, self.exch_ns[i], self.recv_ns[i],
                         publish_ns, int(self.books[i].state), update_id if update_id > 0 else 0,
                         self.md_seq[i])

@@ -205,12 +205,13 @@ class PaperVenue:
         for o in self.orders[slot]:
             if not o.resting:
                 continue
-            if o.side > 0 and o.price >= ask or o.side < 0 and o.price <= bid:
+            price = o.price
+            if price >= ask if o.side > 0 else price <= bid:
                 # the market traded through us without a recorded trade reaching us yet:
                 # leave it to the trades, but nobody is ahead any more
                 o.ahead = 0.0
                 continue
-            if not depth_moved and o.deep and (o.price < bid if o.side > 0 else o.price > ask):
+            if not depth_moved and o.deep and (price < bid if o.side > 0 else price > ask):
                 level = o.level  # the depth behind the best did not move
             else:
                 level = self._look(o, depth)
