@@ -324,3 +324,35 @@ def test_same_inputs_three_times_give_identical_outputs():
 
 
 CFG_SYN = config()
+
+
+def test_stage_times_spans_total_and_deadline_misses_at_flush():
+    """Packed clock marks become per-stage durations, the whole tick and deadline misses."""
+    from quotepipe.shm.stats import StatsBlock
+    from quotepipe.workers.timing import BUFFER, TIMED, WORKER_STATS, StageTimes
+
+    stats = StatsBlock.local(WORKER_STATS)
+    times = StageTimes(stats, deadline_ns=100)
+    ticks = [(1000, 1010, 1030, 1060, 1100, 1150, 1210), (5000, 5001, 5002, 5003, 5004, 5005, 5006)]
+    for marks in ticks:
+        times.pack(times.raw, times.n * times.stride, *marks)
+        times.n += 1
+    times.flush()
+    assert times.n == 0
+    for k, name in enumerate(TIMED[:-1]):
+        h = stats.hist(name)
+        assert h.count == 2 and h.sum_ns == sum(m[k + 1] - m[k] for m in ticks), name
+    total = stats.hist("tick_total")
+    assert total.count == 2 and total.sum_ns == 210 + 6
+    assert times.deadline_misses == 1 and stats.counter("deadline_misses") == 1
+    times.flush()  # nothing new: nothing counted twice
+    assert stats.counter("deadline_misses") == 1 and total.count == 2
+
+    legacy = StageTimes(StatsBlock.local(WORKER_STATS), ("tick_total",), marks=2)
+    for t in range(BUFFER):
+        legacy.pack(legacy.raw, legacy.n * legacy.stride, t, t + 7)
+        legacy.n += 1
+    legacy.flush()
+    assert legacy.stats.hist("tick_total").sum_ns == 7 * BUFFER
+    with pytest.raises(ValueError, match="marks"):
+        StageTimes(stats, ("a", "b", "c"), marks=2)
