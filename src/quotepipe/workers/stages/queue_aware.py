@@ -49,40 +49,45 @@ def _keep(resting: RestingOrder | None, target: float, now_ns: int, tick: float,
 
 def queue_aware(view: MarketView, sd: SpreadDecision, inv: InventoryDecision, ctx: TickContext,
                 spec: InstrumentSpec, cfg: QueueConfig) -> QueueDecision:
-    if inv.bid_qty <= 0.0 and inv.ask_qty <= 0.0:
+    bid_qty, ask_qty = inv.bid_qty, inv.ask_qty
+    if bid_qty <= 0.0 and ask_qty <= 0.0:
         return _NOTHING  # pulled or held: the book may be unusable, do not price it
     tick = spec.tick
     now = ctx.now_ns
+    join_limit = cfg.max_join_queue * spec.base_qty
+
+    bid_px, bid_keep = 0.0, False
+    resting = ctx.bid
+    if (bid_qty > 0.0 and _keep(resting, inv.bid_px, now, tick, join_limit, cfg)
+            and resting.price < view.ask_px):  # type: ignore[union-attr]
+        bid_px, bid_qty, bid_keep = resting.price, resting.qty, True  # type: ignore[union-attr]
+    ask_px, ask_keep = 0.0, False
+    resting = ctx.ask
+    if (ask_qty > 0.0 and _keep(resting, inv.ask_px, now, tick, join_limit, cfg)
+            and resting.price > view.bid_px):  # type: ignore[union-attr]
+        ask_px, ask_qty, ask_keep = resting.price, resting.qty, True  # type: ignore[union-attr]
+    price_bid = bid_qty > 0.0 and not bid_keep
+    price_ask = ask_qty > 0.0 and not ask_keep
+    if not (price_bid or price_ask):
+        return QueueDecision(bid_px, bid_qty, bid_keep, ask_px, ask_qty, ask_keep)
+
     best_bid_t = round(view.bid_px / tick)
     best_ask_t = round(view.ask_px / tick)
-    join_limit = cfg.max_join_queue * spec.base_qty
     fair = sd.fair
-
-    bid_px, bid_qty, bid_keep = 0.0, inv.bid_qty, False
-    if bid_qty > 0.0:
-        resting = ctx.bid
-        if _keep(resting, inv.bid_px, now, tick, join_limit, cfg) and resting.price < view.ask_px:  # type: ignore[union-attr]
-            bid_px, bid_qty, bid_keep = resting.price, resting.qty, True  # type: ignore[union-attr]
-        else:
-            t = math.floor(inv.bid_px / tick + EPS)
-            if (t == best_bid_t and view.bid_qty > join_limit and t + 1 < best_ask_t
-                    and (fair - (t + 1) * tick) / fair * 1e4 >= cfg.min_edge_bps):
-                t += 1
-            if t >= best_ask_t:
-                t = best_ask_t - 1
-            bid_px = t * tick
-
-    ask_px, ask_qty, ask_keep = 0.0, inv.ask_qty, False
-    if ask_qty > 0.0:
-        resting = ctx.ask
-        if _keep(resting, inv.ask_px, now, tick, join_limit, cfg) and resting.price > view.bid_px:  # type: ignore[union-attr]
-            ask_px, ask_qty, ask_keep = resting.price, resting.qty, True  # type: ignore[union-attr]
-        else:
-            t = math.ceil(inv.ask_px / tick - EPS)
-            if (t == best_ask_t and view.ask_qty > join_limit and t - 1 > best_bid_t
-                    and ((t - 1) * tick - fair) / fair * 1e4 >= cfg.min_edge_bps):
-                t -= 1
-            if t <= best_bid_t:
-                t = best_bid_t + 1
-            ask_px = t * tick
+    if price_bid:
+        t = math.floor(inv.bid_px / tick + EPS)
+        if (t == best_bid_t and view.bid_qty > join_limit and t + 1 < best_ask_t
+                and (fair - (t + 1) * tick) / fair * 1e4 >= cfg.min_edge_bps):
+            t += 1
+        if t >= best_ask_t:
+            t = best_ask_t - 1
+        bid_px = t * tick
+    if price_ask:
+        t = math.ceil(inv.ask_px / tick - EPS)
+        if (t == best_ask_t and view.ask_qty > join_limit and t - 1 > best_bid_t
+                and ((t - 1) * tick - fair) / fair * 1e4 >= cfg.min_edge_bps):
+            t -= 1
+        if t <= best_bid_t:
+            t = best_bid_t + 1
+        ask_px = t * tick
     return QueueDecision(bid_px, bid_qty, bid_keep, ask_px, ask_qty, ask_keep)
