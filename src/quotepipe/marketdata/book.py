@@ -128,12 +128,13 @@ class OrderBook:
 
     # ------------------------------------------------------------- updates
     def on_book_ticker(self, ev: BookTickerEvent) -> None:
-        if ev.update_id >= self.bt_id:
-            self.bt_id = ev.update_id
-            self.bt = (ev.bid_px, ev.bid_qty, ev.ask_px, ev.ask_qty, ev.update_id)
+        uid, bid, ask = ev.update_id, ev.bid_px, ev.ask_px
+        if uid >= self.bt_id:
+            self.bt_id = uid
+            self.bt = (bid, ev.bid_qty, ask, ev.ask_qty, uid)
         if self.state is _EMPTY:
             self.state = _L1_ONLY
-        if ev.bid_px >= ev.ask_px > 0:
+        if bid >= ask > 0:
             self.crossed += 1
 
     def on_snapshot(self, ev: SnapshotEvent) -> None:
