@@ -426,3 +426,20 @@ def test_book_side_top_matches_a_sorted_book(updates, bid, small_cache):
         want = sorted(naive, reverse=bid)[:5]
         assert side.best_prices(5) == want
         assert side.qty == naive
+
+
+@pytest.mark.parametrize("limit", [None, 0, 1, 37, 5000])
+def test_feed_batches_hold_the_events_in_order(real_recordings, limit):
+    """Replay's batch-at-a-time feed gives exactly the events, in order, that ``events`` gives."""
+    cfg = default_config()
+    paths = [str(p) for p in real_recordings[:2]]
+    if limit is None:
+        paths = paths[:1]
+    want = [msgspec.structs.astuple(e) for e in Feed(cfg, paths).events(limit)]
+    batches = list(Feed(cfg, paths).batches(limit))
+    assert all(batches)
+    assert [msgspec.structs.astuple(e) for b in batches for e in b] == want
+    assert len(want) == limit if limit is not None else want
+    synthetic = Feed(cfg)
+    assert ([msgspec.structs.astuple(e) for b in synthetic.batches(600) for e in b]
+            == [msgspec.structs.astuple(e) for e in Feed(cfg).events(600)])

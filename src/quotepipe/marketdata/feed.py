@@ -38,6 +38,9 @@ class Feed:
         return sum(r.malformed for r in self.readers)
 
     def events(self, limit: int | None = None) -> Iterator[Event]:
+        if self.kind == "synthetic":  # one at a time: no burst of generation in a paced feed
+            yield from synthetic_events(self.cfg, limit)
+            return
         for batch in self.batches(limit):
             yield from batch
 
@@ -58,7 +61,8 @@ class Feed:
                     self._check(reader, checked[r])
                     checked[r] = len(reader.instruments)
             if left is not None and len(batch) >= left:
-                yield [ev for _, _, _, ev in batch[:left]]
+                if left:
+                    yield [ev for _, _, _, ev in batch[:left]]
                 return
             yield [ev for _, _, _, ev in batch]
             if left is not None:
