@@ -115,7 +115,7 @@ class Replay:
                 l1 = book.l1()
                 bid, bid_qty, ask, ask_qty, _ = l1
                 if type(ev) is TradeEvent:
-                    on_trade(i, now, ev.price, ev.qty, -1 if ev.buyer_maker else 1)  # ev.side, inline
+                    on_trade(i, now, ev.price, ev.qty, -1 if ev.buyer_maker else 1)  # the aggressor (ev.side)
                 else:
                     on_book(i, now, bid, bid_qty, ask, ask_qty, book, type(ev) is not BookTickerEvent)
                 mid = (bid + ask) * 0.5
