@@ -11,7 +11,6 @@ recording with no snapshot runs L1-only, with one warning.
 
 from __future__ import annotations
 
-import heapq
 import logging
 from bisect import bisect_left, insort
 from collections import deque
@@ -62,9 +61,12 @@ class _Side:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        sign = self.sign
-        self.top = heapq.nsmallest(self.TOP_MAX, (sign * p for p in self.qty))
-        self.whole = len(self.top) == len(self.qty)
+        """``top`` afresh from the dict: one sort in C (``heapq.nsmallest`` over a generator
+        spent 3.5% of the book update in a Python loop)."""
+        prices = sorted(self.qty)
+        n = self.TOP_MAX
+        self.top = [-p for p in reversed(prices[-n:])] if self.sign < 0 else prices[:n]
+        self.whole = len(self.top) == len(prices)
 
     def apply(self, levels: list[Level]) -> None:
         """Set each level to its quantity; a quantity that is not positive removes it."""
