@@ -4,11 +4,10 @@ Each tick packs its clock readings (``perf_counter_ns`` marks: before the first
 stage, then after each) into one preallocated buffer with a single
 ``struct.pack_into`` call: no allocation, and about 130 ns a tick less than
 storing each difference in its own ``array('q')`` (timeit, this host). A full
-buffer is flushed
-with one numpy pass: consecutive marks give the stage durations, last minus
-first the whole tick, and ticks slower than the deadline are counted then
-(``flush`` runs before the deadline changes, so each tick meets the deadline
-it ran under).
+buffer is flushed with one numpy pass: consecutive marks give the stage
+durations, last minus first the whole tick, and ticks slower than the deadline
+are counted then (``flush`` runs before the deadline changes, so each tick
+meets the deadline it ran under).
 """
 
 from __future__ import annotations
