@@ -121,10 +121,10 @@ class Attached:
         return ConfigBlock.attach(self.name("config"), writable)
 
     def venue_table(self, writable: bool = False) -> VenueTable:
-        return VenueTable.attach(self.name("venue"), self.n, writable)
+        return VenueTable.attach(self.name(VenueTable.SEGMENT), self.n, writable)
 
     def scores(self, writable: bool = False) -> ScoreTable:
-        return ScoreTable.attach(self.name("scores"), self.n, writable)
+        return ScoreTable.attach(self.name(ScoreTable.SEGMENT), self.n, writable)
 
     def counts(self, writable: bool = False) -> InstrumentCounts:
         return InstrumentCounts.attach(self.name("counts"), self.n, writable)
@@ -150,7 +150,7 @@ class Attached:
         return ControlBlock.attach(self.name("control"), writable)
 
     def snapshots(self, writable: bool = False) -> SnapshotTable:
-        return SnapshotTable.attach(self.name("snapshots"), self.n, writable)
+        return SnapshotTable.attach(self.name(SnapshotTable.SEGMENT), self.n, writable)
 
     def weights(self, writable: bool = False) -> WeightsArray:
         return WeightsArray.attach(self.name("weights"), self.n, writable)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from quotepipe.shm.segment import Segment, SegmentSet
-from quotepipe.shm.seqlock import SeqlockTable
+from quotepipe.shm.seqlock import InstrumentTable
 
 FIELDS = ("score", "net_bps", "markout_bps", "edge_bps", "fill_rate", "slippage_bps", "queue_edge",
           "adverse_penalty", "fills", "markouts", "orders_ended", "blacklists")
@@ -36,19 +35,8 @@ class ScoreRow(NamedTuple):
 EMPTY = ScoreRow(0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, 0)
 
 
-class ScoreTable:
-    def __init__(self, segment: Segment, n_instruments: int) -> None:
-        self.segment = segment
-        self.n = n_instruments
-        self.table = SeqlockTable(segment, n_instruments, RECORD)
-
-    @classmethod
-    def create(cls, segments: SegmentSet, n: int) -> ScoreTable:
-        return cls(segments.create("scores", SeqlockTable.size_for(n, RECORD), f"{LAYOUT}:{n}"), n)
-
-    @classmethod
-    def attach(cls, name: str, n: int, writable: bool = False) -> ScoreTable:
-        return cls(Segment.attach(name, f"{LAYOUT}:{n}", writable), n)
+class ScoreTable(InstrumentTable):
+    SEGMENT, RECORD, LAYOUT = "scores", RECORD, LAYOUT
 
     def write(self, slot: int, row: ScoreRow) -> None:
         self.table.write(slot, *row)

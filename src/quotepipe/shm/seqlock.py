@@ -11,8 +11,9 @@ spin gives up rather than wait on a writer that died mid-write.
 from __future__ import annotations
 
 import struct
+from typing import Self
 
-from quotepipe.shm.segment import HEADER_SIZE, Segment, align
+from quotepipe.shm.segment import HEADER_SIZE, Segment, SegmentSet, align
 
 READ_SPIN = 64
 
@@ -89,3 +90,29 @@ class SeqlockTable:
             if q[i] == s1:
                 return rec
         return None
+
+
+class InstrumentTable:
+    """A segment of one seqlock slot per instrument: the snapshot, venue and score tables.
+
+    A subclass names its segment (``SEGMENT``), its record (``RECORD``) and the
+    layout text that attaching checks (``LAYOUT``, followed by the instrument count).
+    """
+
+    SEGMENT: str
+    RECORD: struct.Struct
+    LAYOUT: str
+
+    def __init__(self, segment: Segment, n_instruments: int) -> None:
+        self.segment = segment
+        self.n = n_instruments
+        self.table = SeqlockTable(segment, n_instruments, self.RECORD)
+
+    @classmethod
+    def create(cls, segments: SegmentSet, n_instruments: int) -> Self:
+        body = SeqlockTable.size_for(n_instruments, cls.RECORD)
+        return cls(segments.create(cls.SEGMENT, body, f"{cls.LAYOUT}:{n_instruments}"), n_instruments)
+
+    @classmethod
+    def attach(cls, name: str, n_instruments: int, writable: bool = False) -> Self:
+        return cls(Segment.attach(name, f"{cls.LAYOUT}:{n_instruments}", writable), n_instruments)

@@ -12,8 +12,8 @@ from enum import IntEnum
 
 import msgspec
 
-from quotepipe.shm.segment import Segment, SegmentSet
-from quotepipe.shm.seqlock import SeqlockTable
+from quotepipe.shm.segment import Segment
+from quotepipe.shm.seqlock import InstrumentTable, SeqlockTable
 
 LEVELS = 5
 
@@ -54,27 +54,14 @@ class Snapshot(msgspec.Struct, frozen=True):
     md_seq: int           #: count of updates published for this instrument
 
 
-class SnapshotTable:
+class SnapshotTable(InstrumentTable):
     """One slot per instrument. ``write`` from the market-data process only."""
 
+    SEGMENT, RECORD, LAYOUT = "snapshots", FULL, LAYOUT
+
     def __init__(self, segment: Segment, n_instruments: int) -> None:
-        self.segment = segment
-        self.n = n_instruments
-        self.table = SeqlockTable(segment, n_instruments, FULL)
+        super().__init__(segment, n_instruments)
         self._l1_table = SeqlockTable(segment, n_instruments, L1, stride=self.table.stride)
-
-    @staticmethod
-    def body_size(n_instruments: int) -> int:
-        return SeqlockTable.size_for(n_instruments, FULL)
-
-    @classmethod
-    def create(cls, segments: SegmentSet, n_instruments: int) -> SnapshotTable:
-        seg = segments.create("snapshots", cls.body_size(n_instruments), f"{LAYOUT}:{n_instruments}")
-        return cls(seg, n_instruments)
-
-    @classmethod
-    def attach(cls, name: str, n_instruments: int, writable: bool = False) -> SnapshotTable:
-        return cls(Segment.attach(name, f"{LAYOUT}:{n_instruments}", writable), n_instruments)
 
     def write(self, slot: int, l1: tuple, levels: tuple) -> None:
         """``l1``: the 14 L1 fields; ``levels``: 20 floats (bid px, bid qty, ask px, ask qty)."""

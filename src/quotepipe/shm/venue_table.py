@@ -12,8 +12,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from quotepipe.shm.segment import Segment, SegmentSet
-from quotepipe.shm.seqlock import SeqlockTable
+from quotepipe.shm.seqlock import InstrumentTable
 from quotepipe.workers.dto import RestingOrder
 
 FIELDS = ("position", "cash", "volume", "mid", "fills", "rejects", "open_orders", "stop_cancels",
@@ -46,19 +45,8 @@ def _order(f: tuple) -> RestingOrder | None:
     return RestingOrder(*f) if f[0] else None
 
 
-class VenueTable:
-    def __init__(self, segment: Segment, n_instruments: int) -> None:
-        self.segment = segment
-        self.n = n_instruments
-        self.table = SeqlockTable(segment, n_instruments, RECORD)
-
-    @classmethod
-    def create(cls, segments: SegmentSet, n: int) -> VenueTable:
-        return cls(segments.create("venue", SeqlockTable.size_for(n, RECORD), f"{LAYOUT}:{n}"), n)
-
-    @classmethod
-    def attach(cls, name: str, n: int, writable: bool = False) -> VenueTable:
-        return cls(Segment.attach(name, f"{LAYOUT}:{n}", writable), n)
+class VenueTable(InstrumentTable):
+    SEGMENT, RECORD, LAYOUT = "venue", RECORD, LAYOUT
 
     def write(self, slot: int, position: float, cash: float, volume: float, mid: float, fills: int,
               rejects: int, open_orders: int, stop_cancels: int, bid: RestingOrder | None,
