@@ -25,14 +25,13 @@ from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.stats import StatsBlock
 from quotepipe.shm.weights import FLAG_BLACKLISTED
 from quotepipe.venue.paper import PaperVenue
-from quotepipe.workers.dto import Action, QuoteIntent, TickContext
+from quotepipe.workers.dto import ACTING, QuoteIntent, TickContext
 from quotepipe.workers.shadow import make_runner
 from quotepipe.workers.timing import TIMED, WORKER_STATS
 from quotepipe.workers.trigger import TickGate
 
 #: events of the embedded synthetic scenario when no PATH and no --events is given
 SYNTHETIC_EVENTS = 1_000_000
-_ACTING = (Action.NEW, Action.REPLACE, Action.CANCEL)
 
 
 class QuoteLine(msgspec.Struct, frozen=True):
@@ -78,7 +77,7 @@ class Replay:
     def _sink(self, intent: QuoteIntent) -> None:
         """Every intent of the chain; those that act go to the venue (KEEP and NONE are no-ops)."""
         ba, aa = intent.bid_action, intent.ask_action
-        if ba in _ACTING or aa in _ACTING:
+        if ba in ACTING or aa in ACTING:
             self.intents[intent.slot] += 1
             self.venue.submit(intent)
             if self.quotes_out is not None:

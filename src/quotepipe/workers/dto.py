@@ -75,6 +75,10 @@ class Action(IntEnum):
     KEEP = 4
 
 
+#: the actions that ask the venue to do something (KEEP and NONE leave it alone)
+ACTING = (Action.NEW, Action.REPLACE, Action.CANCEL)
+
+
 # ------------------------------------------------------------------ inputs
 
 class RestingOrder(DTO):

@@ -28,7 +28,7 @@ from quotepipe.lifeline import parent_alive
 from quotepipe.shm.catalog import Attached, worker_stats_name
 from quotepipe.shm.stats import CounterTotals, StatsBlock
 from quotepipe.venue.paper import pnl_usd
-from quotepipe.workers.dto import Action, Guard, QuoteIntent, Reason, Snapshot, TickContext
+from quotepipe.workers.dto import ACTING, Action, Guard, QuoteIntent, Reason, Snapshot, TickContext
 from quotepipe.workers.shadow import ShadowRunner, make_runner
 from quotepipe.workers.spec import instrument_specs
 from quotepipe.workers.timing import BUFFER, WORKER_STATS
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_NS = 50_000_000   # heartbeat, control block, counters
 FLUSH_NS = 1_000_000_000       # latency buffers into the shm histograms, for status and /metrics
-_ACTING = (Action.NEW, Action.REPLACE, Action.CANCEL)
 _N_GUARDS = len(Guard)
 
 
@@ -128,7 +127,7 @@ class Worker:
         ba, aa = intent.bid_action, intent.ask_action
         self.action_counts[ba] += 1
         self.action_counts[aa] += 1
-        if ba in _ACTING or aa in _ACTING:
+        if ba in ACTING or aa in ACTING:
             self.intents.write(intent.slot, intent.t_ns, ba | aa << 8 | intent.guard << 16,
                                intent.bid_px, intent.bid_qty, intent.ask_px, intent.ask_qty)
             self.written = True
