@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +28,14 @@ def data_files() -> list[Path]:
     if not files:
         sys.exit(f"no recordings under {root}: set QUOTEPIPE_DATA")
     return files
+
+
+def shm_stress() -> ModuleType:
+    """The test suite's cross-process shared-memory checks (``tests/shm_stress.py``), which
+    ``bench_shm`` also times: imported from the checkout this script runs from."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    return importlib.import_module("tests.shm_stress")
 
 
 def host() -> dict[str, Any]:

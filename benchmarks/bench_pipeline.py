@@ -1,7 +1,7 @@
 """Per-stage latency of the quote chain against the legacy QuoteLoop, in one run.
 
 The workload is every book update of the shared recordings as a tick input
-(``quotepipe.workers.workload``: snapshots plus resting orders and positions from
+(``quotepipe.gate.workload``: snapshots plus resting orders and positions from
 an instant-ack venue). Each runner first runs the whole workload once to warm
 up, then a fresh runner is timed on it; stage times are ``perf_counter_ns``
 deltas recorded into the shm histogram type, as the workers record them.
@@ -17,11 +17,12 @@ from __future__ import annotations
 import time
 
 from quotepipe.config import Config
-from quotepipe.cpu import host_cpus, pin
+from quotepipe.domain.stages import TIMED
+from quotepipe.gate.workload import build_workload
+from quotepipe.runtime.cpu import host_cpus, pin
+from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
 from quotepipe.workers.shadow import make_runner
-from quotepipe.workers.timing import TIMED, WORKER_STATS
-from quotepipe.workers.workload import build_workload
 
 from _common import data_files, emit, parser
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import time
 
 from quotepipe.config import Config
-from quotepipe.cpu import host_cpus, pin
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed
 from quotepipe.replay import Replay
+from quotepipe.runtime.cpu import host_cpus, pin
 
 from _common import data_files, emit, parser
 

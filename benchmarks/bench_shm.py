@@ -10,13 +10,14 @@ import time
 
 import numpy as np
 
-from quotepipe.cpu import pin
-from quotepipe.shm import stress
+from quotepipe.runtime.cpu import pin
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
 from quotepipe.shm.segment import SegmentSet, segment_name
 from quotepipe.shm.snapshots import SnapshotTable
 
-from _common import emit, parser
+from _common import emit, parser, shm_stress
+
+stress = shm_stress()
 
 THROUGHPUT = RingLayout("tp", [("slot", "q"), ("md_seq", "Q"), ("publish_ns", "q")])
 

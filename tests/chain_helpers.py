@@ -5,7 +5,9 @@ from __future__ import annotations
 import msgspec
 
 from quotepipe.config import Config, Instrument
-from quotepipe.workers.dto import InstrumentState, RestingOrder, Snapshot, TickContext
+from quotepipe.domain.orders import RestingOrder
+from quotepipe.domain.snapshot import Snapshot
+from quotepipe.workers.dto import InstrumentState, TickContext
 
 T0 = 1_723_000_000_000_000_000  # 2024-08-07, event time of the tests' ticks
 

@@ -12,8 +12,9 @@ from quotepipe.config import (
     load_config,
     parse_config,
     shard_modes,
-    shard_of,
 )
+from quotepipe.domain.shards import shard_of
+from quotepipe.runtime.cpu import host_cpus
 from tests.conftest import run_cli
 
 
@@ -110,7 +111,7 @@ BAD = [
 def test_bad_config_is_refused_with_its_path(tmp_path, name, text, message):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
-        load_config(path)
+        load_config(path, host_cpus())
     assert message in str(err.value)
     assert str(path) in str(err.value)
 
@@ -167,3 +168,13 @@ def test_shards_are_stable_and_canary_applies():
     assert first == [shard_of(i, 4) for i in parse_config(dump_config(cfg)).instruments]
     assert all(0 <= s < 4 for s in first)
     assert len(set(first)) > 1  # six ids spread over several shards
+
+
+def test_validation_is_pure_host_cpus_are_passed_in():
+    """The CPU check uses the CPU set it is given (the supervisor's, taken at start), never the
+    caller's current affinity: a supervisor narrowed to core 0 still accepts workers on 1."""
+    text = "workers: {count: 2, cpus: [1, 2]}\n"
+    assert parse_config(text, host_cpus=[0, 1, 2]).workers.cpus == [1, 2]
+    with pytest.raises(ConfigError, match=r"workers.cpus\[1\]: expected one of this host's CPUs \[0, 1\]"):
+        parse_config(text, host_cpus=[0, 1])
+    assert parse_config(text).workers.cpus == [1, 2]  # no host given: not checked

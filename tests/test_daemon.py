@@ -16,7 +16,8 @@ import urllib.request
 
 import pytest
 
-from quotepipe.config import default_config, shard_of
+from quotepipe.config import default_config
+from quotepipe.domain.shards import shard_of
 from tests.conftest import run_cli
 from tests.daemon_helpers import Daemon, pid_alive, wait_for
 

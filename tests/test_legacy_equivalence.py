@@ -6,11 +6,12 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quotepipe.workers.dto import QuoteIntent, Snapshot, TickContext
+from quotepipe.domain.snapshot import Snapshot
+from quotepipe.gate.workload import build_workload
+from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.legacy import LegacyRunner
 from quotepipe.workers.pipeline import PipelineRunner
 from quotepipe.workers.shadow import ShadowRunner, make_runner
-from quotepipe.workers.workload import build_workload
 from tests.chain_helpers import T0, config, ctx, order, snap
 
 pos = st.floats(0.01, 50.0)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from quotepipe.config import default_config, parse_config
+from quotepipe.domain.snapshot import BookState
 from quotepipe.marketdata import recording
 from quotepipe.marketdata.book import BookSet, OrderBook
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
@@ -23,7 +24,6 @@ from quotepipe.marketdata.inspect import inspect_recordings
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
 from quotepipe.marketdata.recording import RecordingReader, merge, open_recordings, receive_ns
 from quotepipe.marketdata.synthetic import synthetic_events
-from quotepipe.shm.snapshots import BookState
 from tests.conftest import run_cli
 
 EXPECTED_IDS = {"binance-spot:BTCUSDT", "binance-spot:ETHUSDT", "binance-usdm:BTCUSDT",

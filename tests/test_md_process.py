@@ -8,10 +8,10 @@ import time
 import pytest
 
 from quotepipe.config import parse_config
+from quotepipe.domain.snapshot import BookState, Snapshot
 from quotepipe.marketdata.process import run_market_data
 from quotepipe.shm.catalog import MD_STATS, Attached, create_instance_segments
 from quotepipe.shm.segment import SegmentSet
-from quotepipe.shm.snapshots import BookState, Snapshot
 
 CTX = mp.get_context("spawn")
 
@@ -68,7 +68,7 @@ def test_md_process_publishes_synthetic_snapshots(instance_name):
         assert s.book_state == BookState.L1_ONLY and s.md_seq > 0
         assert 0 < s.publish_ns <= now and s.recv_ns > 0
     # each instrument announced on its own shard's ring only
-    from quotepipe.config import shard_of
+    from quotepipe.domain.shards import shard_of
     for shard, recs in enumerate(announced):
         assert len(recs) > 0
         assert {int(x) for x in recs["slot"]} <= {

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quotepipe.domain.guards import FLAG_BLACKLISTED
+from quotepipe.domain.orders import Fill, OrderEnd
 from quotepipe.scoreboard.allocator import Allocator, clamp_mean_one
 from quotepipe.scoreboard.metrics import Scoreboard
-from quotepipe.shm.weights import FLAG_BLACKLISTED
-from quotepipe.venue.paper import Fill, OrderEnd
 from tests.chain_helpers import T0, config
 
 S = 1_000_000_000

@@ -7,10 +7,12 @@ import math
 import msgspec
 import pytest
 
-from quotepipe.shm.weights import FLAG_BLACKLISTED, FLAG_HALTED
-from quotepipe.workers.dto import Action, BookFlag, Guard, QuoteIntent, Reason
+from quotepipe.domain.guards import FLAG_BLACKLISTED, FLAG_HALTED, Guard, Reason
+from quotepipe.domain.instrument import instrument_specs, round_ask, round_bid, round_lot
+from quotepipe.domain.orders import Action
+from quotepipe.domain.snapshot import BookFlag
+from quotepipe.workers.dto import QuoteIntent
 from quotepipe.workers.pipeline import PipelineRunner
-from quotepipe.workers.spec import instrument_specs, round_ask, round_bid, round_lot
 from quotepipe.workers.stages import emit, fetch_md, guards, inventory, queue_aware, spread
 from tests.chain_helpers import INVERSE, LINEAR, T0, config, ctx, order, snap, state
 
@@ -309,7 +311,7 @@ def test_emit_compares_with_resting_orders():
 # ------------------------------------------------------------------ determinism
 
 def test_same_inputs_three_times_give_identical_outputs():
-    from quotepipe.workers.workload import build_workload
+    from quotepipe.gate.workload import build_workload
 
     wl = build_workload(CFG_SYN, limit=3000)
     runs = []
@@ -328,8 +330,10 @@ CFG_SYN = config()
 
 def test_stage_times_spans_total_and_deadline_misses_at_flush():
     """Packed clock marks become per-stage durations, the whole tick and deadline misses."""
+    from quotepipe.domain.stages import TIMED
+    from quotepipe.shm.catalog import WORKER_STATS
     from quotepipe.shm.stats import StatsBlock
-    from quotepipe.workers.timing import BUFFER, TIMED, WORKER_STATS, StageTimes
+    from quotepipe.workers.timing import BUFFER, StageTimes
 
     stats = StatsBlock.local(WORKER_STATS)
     times = StageTimes(stats, deadline_ns=100)

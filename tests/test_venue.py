@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from quotepipe.venue.paper import Fill, OrderEnd, PaperVenue
+from quotepipe.domain.guards import Guard
+from quotepipe.domain.orders import Action, Fill, OrderEnd
+from quotepipe.venue.paper import PaperVenue
 from quotepipe.venue.queue_models import ProbQueue, RiskAverseQueue
-from quotepipe.workers.dto import Action, Guard, QuoteIntent
+from quotepipe.workers.dto import QuoteIntent
 from tests.chain_helpers import INVERSE, LINEAR, T0, config
 
 MS = 1_000_000

@@ -7,7 +7,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from quotepipe.config import Config, ConfigError, dump_config, load_config, shard_modes, shard_of
+from quotepipe.config import Config, ConfigError, dump_config, load_config, shard_modes
+from quotepipe.domain.shards import ShardMap
+from quotepipe.runtime.cpu import host_cpus
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -16,9 +18,8 @@ EXIT_BAD_INPUT = 2
 
 def config_summary(cfg: Config, source: str) -> str:
     modes = shard_modes(cfg)
-    shards: dict[int, list[str]] = {s: [] for s in range(cfg.workers.count)}
-    for inst in cfg.instruments:
-        shards[shard_of(inst, cfg.workers.count)].append(inst.id)
+    shards = {s: [cfg.instruments[i].id for i in slots]
+              for s, slots in enumerate(ShardMap.of(cfg).by_shard())}
     lines = [
         f"config OK: {source}",
         f"  instance    {cfg.instance.name}",
@@ -42,7 +43,7 @@ def write_json(path: str, data: object) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    cfg = load_config(args.path)
+    cfg = load_config(args.path, host_cpus())
     print(config_summary(cfg, args.path))
     return EXIT_OK
 
@@ -75,6 +76,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from quotepipe.marketdata.feed import UnknownInstrument
     from quotepipe.replay import Replay, format_summary
 
+    # replay pins nothing: a config written for another host's cores replays here too
     cfg = load_config(args.config) if args.config else default_config()
     missing = [p for p in args.paths if not os.path.exists(p)]
     if missing:
@@ -103,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from quotepipe.daemon.supervisor import Supervisor, missing_recordings
     from quotepipe.replay import format_summary
 
-    cfg = load_config(args.config) if args.config else default_config()
+    cfg = load_config(args.config, host_cpus()) if args.config else default_config()
     missing = missing_recordings(cfg)
     if missing:
         print(f"quotepipe: feed.paths: recording not found: {missing[0]}", file=sys.stderr)

@@ -5,6 +5,10 @@ has a default and a one-line description (``Meta(description=...)``), so a file
 names only what differs from the default. Decoding is strict: a wrong type, an
 unknown key or an out-of-range value is refused with the dotted path of the
 field, what was expected, what was given, and the file.
+
+Validation is pure: the facts of the host it is checked against (the CPU set,
+taken once at start, before any pinning narrows it) are passed in, never read
+here, so a reload is judged exactly as the start was.
 """
 
 from __future__ import annotations
@@ -12,15 +16,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import zlib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 import yaml
 from msgspec import Meta
-
-from quotepipe.cpu import host_cpus
 
 __all__ = [
     "Config",
@@ -33,7 +35,6 @@ __all__ = [
     "load_config",
     "parse_config",
     "cpu_plan",
-    "shard_of",
     "shard_modes",
 ]
 
@@ -357,8 +358,10 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read, decode and validate a config file; raise ``ConfigError`` naming it."""
+def load_config(path: str | os.PathLike[str], host_cpus: Collection[int] | None = None) -> Config:
+    """Read, decode and validate a config file; raise ``ConfigError`` naming it.
+
+    ``host_cpus``: the cores configured CPUs must be among (None: not checked)."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -366,10 +369,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError("file not found", source) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source) from None
-    return parse_config(text, source)
+    return parse_config(text, source, host_cpus)
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+def parse_config(text: str, source: str = "<config>", host_cpus: Collection[int] | None = None) -> Config:
     try:
         raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:
@@ -386,7 +389,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         cfg = msgspec.convert(raw, Config, strict=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(str(exc), raw), source) from None
-    problem = validate(cfg)
+    problem = validate(cfg, host_cpus)
     if problem:
         raise ConfigError(problem, source)
     return cfg
@@ -403,8 +406,11 @@ def dump_config(cfg: Config) -> str:
 
 # ---------------------------------------------------------- cross-field checks
 
-def validate(cfg: Config) -> str | None:
-    """Cross-field checks msgspec cannot express; the first problem, or None."""
+def validate(cfg: Config, host_cpus: Collection[int] | None = None) -> str | None:
+    """Cross-field checks msgspec cannot express; the first problem, or None.
+
+    CPUs are checked against ``host_cpus`` when given (the host's CPU set as taken at
+    start); a pure function of its arguments."""
     ids = [i.id for i in cfg.instruments]
     if not ids:
         return "instruments: expected at least one instrument, got an empty list"
@@ -427,15 +433,15 @@ def validate(cfg: Config) -> str | None:
     if not da.min_weight <= 1.0 <= da.max_weight:
         return ("dynamic_allocator: expected min_weight <= 1 <= max_weight, got "
                 f"min_weight={da.min_weight}, max_weight={da.max_weight}")
-    host = set(host_cpus())
-    if cfg.md.cpu is not None and cfg.md.cpu not in host:
+    host = set(host_cpus) if host_cpus is not None else None
+    if host is not None and cfg.md.cpu is not None and cfg.md.cpu not in host:
         return f"md.cpu: expected one of this host's CPUs {sorted(host)}, got {cfg.md.cpu}"
     if cfg.workers.cpus is not None:
         if len(cfg.workers.cpus) != cfg.workers.count:
             return (f"workers.cpus: expected one CPU per worker ({cfg.workers.count}), "
                     f"got {len(cfg.workers.cpus)}")
         for n, cpu in enumerate(cfg.workers.cpus):
-            if cpu not in host:
+            if host is not None and cpu not in host:
                 return (f"workers.cpus[{n}]: expected one of this host's CPUs {sorted(host)}, "
                         f"got {cpu}")
     for n, shard in enumerate(cfg.pipeline.canary_shards):
@@ -566,22 +572,16 @@ def _explain(message: str, raw: Any) -> str:
     return f"{where}: expected {expected}, got {_show(_value_at(raw, parts))}"
 
 
-# ------------------------------------------------------------------- sharding
+# ------------------------------------------------------------------- cores and modes
 
-def shard_of(inst: Instrument, shard_count: int) -> int:
-    """Stable shard of an instrument: explicit in config, else crc32 of its id."""
-    if inst.shard is not None:
-        return inst.shard
-    return zlib.crc32(inst.id.encode()) % shard_count
-
-
-def cpu_plan(cfg: Config) -> tuple[int | None, list[int | None]]:
-    """Cores of the market-data process and of each worker (None: unpinned).
+def cpu_plan(cfg: Config, host_cpus: Collection[int]) -> tuple[int | None, list[int | None]]:
+    """Cores of the market-data process and of each worker (None: unpinned), on a host
+    whose CPU set is ``host_cpus``.
 
     Defaults: market data on the first core of a host with 2+ cores, workers on the
     cores after it, one each, unpinned when none are left (a 1-core host pins nothing).
     """
-    cpus = host_cpus()
+    cpus = sorted(host_cpus)
     md = cfg.md.cpu if cfg.md.cpu is not None else (cpus[0] if len(cpus) >= 2 else None)
     if cfg.workers.cpus is not None:
         return md, list(cfg.workers.cpus)

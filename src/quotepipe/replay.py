@@ -2,8 +2,9 @@
 
 Feed -> books -> venue (fills against the recorded trades and depth) ->
 scoreboard and allocator -> the stage chain (in each shard's configured mode)
--> venue, with the same code the daemon runs, no clock and no sleeping. Two runs
-on the same input and config write byte-identical ``--quotes-out`` files.
+-> venue, with the same code the daemon runs (the worker's ``TickEngine`` for
+every tick), no clock and no sleeping. Two runs on the same input and config
+write byte-identical ``--quotes-out`` files.
 """
 
 from __future__ import annotations
@@ -16,19 +17,20 @@ from typing import IO, Any
 
 import msgspec
 
-from quotepipe.config import Config, shard_modes, shard_of
+from quotepipe.config import Config, shard_modes
+from quotepipe.domain.guards import FLAG_BLACKLISTED
+from quotepipe.domain.shards import ShardMap
+from quotepipe.domain.stages import TIMED
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed
 from quotepipe.marketdata.messages import BookTickerEvent, TradeEvent
 from quotepipe.scoreboard.allocator import Allocator
 from quotepipe.scoreboard.metrics import Scoreboard
+from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
-from quotepipe.shm.weights import FLAG_BLACKLISTED
 from quotepipe.venue.paper import PaperVenue
-from quotepipe.workers.dto import ACTING, QuoteIntent, TickContext
-from quotepipe.workers.shadow import make_runner
-from quotepipe.workers.timing import TIMED, WORKER_STATS
-from quotepipe.workers.trigger import TickGate
+from quotepipe.workers.dto import QuoteIntent
+from quotepipe.workers.engine import TickEngine
 
 #: events of the embedded synthetic scenario when no PATH and no --events is given
 SYNTHETIC_EVENTS = 1_000_000
@@ -64,41 +66,31 @@ class Replay:
         self.quotes_out = quotes_out
         self._encoder = msgspec.json.Encoder()
         self.progress = progress
-        self.ticks = [0] * n
-        self.intents = [0] * n
-        modes = shard_modes(cfg)
-        by_mode = {m: make_runner(m, cfg, self._sink, self.stats) for m in sorted(set(modes))}
-        self.runner_of = [by_mode[modes[shard_of(inst, cfg.workers.count)]] for inst in cfg.instruments]
-        self.runners = list(by_mode.values())
-        self.gate = TickGate(n, cfg.pipeline.max_tick_interval_ms)
+        self.engine = TickEngine(cfg, ShardMap.of(cfg), shard_modes(cfg), self.venue, self._submit,
+                                 self.stats)
         self.events = 0
         self.wall_s = 0.0
 
-    def _sink(self, intent: QuoteIntent) -> None:
-        """Every intent of the chain; those that act go to the venue (KEEP and NONE are no-ops)."""
-        ba, aa = intent.bid_action, intent.ask_action
-        if ba in ACTING or aa in ACTING:
-            self.intents[intent.slot] += 1
-            self.venue.submit(intent)
-            if self.quotes_out is not None:
-                self.quotes_out.write(self._encoder.encode(QuoteLine(
-                    intent.t_ns, self.ids[intent.slot], (ba.name, intent.bid_px, intent.bid_qty),
-                    (aa.name, intent.ask_px, intent.ask_qty), intent.weight, intent.guard.name)))
-                self.quotes_out.write(b"\n")
+    def _submit(self, intent: QuoteIntent) -> None:
+        """An intent that acts: to the venue, and to ``--quotes-out``."""
+        self.venue.submit(intent)
+        if self.quotes_out is not None:
+            self.quotes_out.write(self._encoder.encode(QuoteLine(
+                intent.t_ns, self.ids[intent.slot], (intent.bid_action.name, intent.bid_px, intent.bid_qty),
+                (intent.ask_action.name, intent.ask_px, intent.ask_qty), intent.weight,
+                intent.guard.name)))
+            self.quotes_out.write(b"\n")
 
     def run(self) -> dict[str, Any]:
         books, venue, board, alloc = self.books, self.venue, self.board, self.allocator
-        runner_of = self.runner_of
         weights, flags = alloc.weights, alloc.flags
         weight_of, flags_of = weights.tolist(), [int(f) for f in flags]  # refreshed on each change
         use_alloc = self.use_allocator
-        ticks = self.ticks
         progress = self.progress
-        position, resting, pnl_usd = venue.position, venue.resting, venue.pnl_usd
         on_book, on_trade = venue.on_book, venue.on_trade
         on_mid, markout_due = board.on_mid, board.due_ns
-        need = self.gate.need
-        snapshot = books.snapshot
+        tick = self.engine.tick
+        l1_record = books.l1_record
         venue_version = venue.version
         t0 = time.perf_counter()
         next_progress = t0 + 1.0
@@ -122,20 +114,13 @@ class Replay:
                     on_mid(i, now, mid)
                 if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board):
                     weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
-                weight = weight_of[i]
-                if not need(i, l1[:4], venue_version[i], weight, now):
-                    continue
-                ctx = TickContext(now, position[i], pnl_usd(i, mid), weight, flags_of[i], False,
-                                  resting(i, 0), resting(i, 1))
-                runner_of[i].tick(i, snapshot(i, 0, l1), ctx)  # acting intents: _sink
-                ticks[i] += 1
+                tick(i, l1_record(i, 0, l1), now, weight_of[i], flags_of[i], venue_version[i])
             if progress and time.perf_counter() > next_progress:  # once a batch, not per event
                 next_progress += 0.5
                 self._show_progress(events, time.perf_counter() - t0, batch[-1].recv_ns)
         self.wall_s = time.perf_counter() - t0
         self.events = events
-        for r in self.runners:
-            r.times.flush()
+        self.engine.flush()
         if self.progress:
             sys.stderr.write("\n")
         return self.summary()
@@ -155,7 +140,8 @@ class Replay:
             total += pnl
             m = board.symbols[i]
             instruments[iid] = {
-                "md_updates": self.books.md_seq[i], "ticks": self.ticks[i], "intents": self.intents[i],
+                "md_updates": self.books.md_seq[i], "ticks": self.engine.ticks[i],
+                "intents": self.engine.intents[i],
                 "fills": venue.fills[i], "volume": round(venue.volume[i], 6),
                 "position": round(venue.position[i], 12), "pnl_usd": round(pnl, 6),
                 "net_bps": round(m.ema["net_bps"], 4), "fill_rate": round(m.ema["fill_rate"], 4),

@@ -17,8 +17,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from quotepipe.cpu import pin
-from quotepipe.lifeline import watch_parent
+from quotepipe.runtime.cpu import pin
+from quotepipe.runtime.lifeline import watch_parent
 from quotepipe.shm.catalog import Attached
 from quotepipe.shm.control import Role
 

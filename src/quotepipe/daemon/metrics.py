@@ -17,8 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler, make_server, make_wsgi_app
 
 from quotepipe.daemon.view import InstanceView
+from quotepipe.domain.stages import TIMED
 from quotepipe.shm.stats import _UPPER
-from quotepipe.workers.timing import TIMED
 
 #: Prometheus bucket bounds, seconds: 0.5 µs ... 100 ms
 BOUNDS_S = (5e-7, 1e-6, 2e-6, 3e-6, 5e-6, 7.5e-6, 1e-5, 1.5e-5, 2e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,

@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from quotepipe.config import Config, ConfigError, cpu_plan, diff_configs, load_config, shard_modes
-from quotepipe.cpu import host_cpus, pin, restrict
 from quotepipe.daemon import sdnotify
 from quotepipe.daemon.child import ROLES, child_argv
 from quotepipe.daemon.view import InstanceView, format_status
+from quotepipe.runtime.cpu import host_cpus, pin, restrict
 from quotepipe.shm.catalog import (
     SLOT_MD,
     SLOT_SCOREBOARD,
@@ -113,7 +113,9 @@ class Supervisor:
         self._wake_r, self._wake_w = os.pipe()
         self._metrics_server: Any = None
         self.helper_cpus: set[int] | None = None
-        self.all_cpus: set[int] = set()
+        #: the host's CPU set, taken once before this process narrows its own affinity: the one
+        #: set that start-up and every reload validate against
+        self.all_cpus: set[int] = set(host_cpus())
 
     # ------------------------------------------------------------------ start
     def run(self) -> int:
@@ -140,6 +142,7 @@ class Supervisor:
         shm = Attached(cfg)
         self.control = control = shm.control()
         self.config_block = shm.config_block(writable=True)
+        self.shards = shm.shards
         control.epoch = 1
         for shard, mode in enumerate(shard_modes(cfg)):
             control.set_mode(shard, mode)
@@ -147,9 +150,8 @@ class Supervisor:
         self.view = InstanceView(cfg)
         self._install_signals()
         self._start_metrics()
-        md_cpu, worker_cpus = cpu_plan(cfg)
+        md_cpu, worker_cpus = cpu_plan(cfg, self.all_cpus)
         # the venue, scoreboard and supervisor stay off the workers' cores, so they never preempt them
-        self.all_cpus = set(host_cpus())
         others = self.all_cpus - {c for c in worker_cpus if c is not None}
         self.helper_cpus = others if cfg.workers.isolate and others else None
         restrict(self.helper_cpus)
@@ -351,7 +353,7 @@ class Supervisor:
             log.warning("SIGHUP: running the embedded default config, there is no file to reload")
             return
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, self.all_cpus)
         except ConfigError as exc:
             log.error("reload refused, config epoch %d keeps running: %s", epoch, exc)
             return
@@ -364,7 +366,7 @@ class Supervisor:
             log.info("reload: %s unchanged; config epoch %d keeps running", self.config_path, epoch)
             return
         epoch += 1
-        self.config_block.write(new, epoch)
+        self.config_block.write(new, epoch, self.shards)  # reloads never move instruments
         for shard, mode in enumerate(shard_modes(new)):
             self.control.set_mode(shard, mode)
         self.control.epoch = epoch  # last: children look at the epoch, then read the rest

@@ -13,23 +13,23 @@ from typing import Any
 
 import numpy as np
 
-from quotepipe.config import Config, shard_of
+from quotepipe.config import Config
 from quotepipe.daemon.child import ROLES
+from quotepipe.domain.guards import FLAG_BLACKLISTED
+from quotepipe.domain.instrument import instrument_specs, pnl_usd
+from quotepipe.domain.stages import TIMED
 from quotepipe.shm.catalog import (
     MD_STATS,
     SCOREBOARD_STATS,
     SLOT_SUPERVISOR,
     VENUE_STATS,
+    WORKER_STATS,
     Attached,
     worker_slot,
     worker_stats_name,
 )
 from quotepipe.shm.control import Role
 from quotepipe.shm.stats import percentile_from_counts
-from quotepipe.shm.weights import FLAG_BLACKLISTED
-from quotepipe.venue.paper import pnl_usd
-from quotepipe.workers.spec import instrument_specs
-from quotepipe.workers.timing import TIMED, WORKER_STATS
 
 ROLE_NAMES = {Role.SUPERVISOR: "supervisor", **{role: name for name, role in ROLES.items()}}
 
@@ -56,7 +56,7 @@ class InstanceView:
                              for s in range(cfg.workers.count)]
         self.specs = instrument_specs(cfg)
         self.ids = [i.id for i in cfg.instruments]
-        self.shard_of = [shard_of(i, cfg.workers.count) for i in cfg.instruments]
+        self.shard_of = shm.shards.shard
 
     def collect(self) -> dict[str, Any]:
         """Everything ``status`` shows, with the keys of ``quotepipe replay``'s summary."""

@@ -15,8 +15,8 @@ import logging
 from bisect import bisect_left, insort
 from collections import deque
 
+from quotepipe.domain.snapshot import LEVELS, BookState, Snapshot
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, Event, Level, SnapshotEvent
-from quotepipe.shm.snapshots import LEVELS, BookState, Snapshot
 
 log = logging.getLogger(__name__)
 

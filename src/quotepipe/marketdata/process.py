@@ -13,41 +13,39 @@ from __future__ import annotations
 import logging
 import time
 
-from quotepipe.config import Config, shard_of
-from quotepipe.cpu import pin
-from quotepipe.lifeline import parent_alive
+from quotepipe.config import Config
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
+from quotepipe.runtime.child import ChildProcess
+from quotepipe.runtime.cpu import pin
 from quotepipe.shm.catalog import MD_STATS, Attached
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_NS = 50_000_000
 SPIN_BELOW_S = 0.0002  # shorter waits spin; longer ones sleep
 
 
-class MarketDataProcess:
-    def __init__(self, cfg: Config, proc_slot: int, cpu: int | None = None,
+class MarketDataProcess(ChildProcess):
+    name = "md"
+
+    def __init__(self, shm: Attached, proc_slot: int, cpu: int | None = None,
                  paths: list[str] | None = None) -> None:
-        self.cfg = cfg
-        self.proc_slot = proc_slot
+        super().__init__(shm, proc_slot, shm.stats("stats.md", MD_STATS))
+        cfg = shm.cfg
         self.cpu = cpu
-        shm = Attached(cfg)
-        self.control = shm.control()
         self.table = shm.snapshots(writable=True)
-        n_shards = cfg.workers.count
-        self.rings = [shm.md_ring_writer(s) for s in range(n_shards)]
+        self.rings = [shm.md_ring_writer(s) for s in range(self.shards.count)]
         self.trades = shm.trade_ring_writer()
-        self.stats = shm.stats("stats.md", MD_STATS)
         self.books = BookSet([i.id for i in cfg.instruments])
-        self.ring_of = [self.rings[shard_of(i, n_shards)] for i in cfg.instruments]
+        self.ring_of = [self.rings[shard] for shard in self.shards.shard]
         self.feed = Feed(cfg, paths)
+        self.event_lag_ms = 0.0
 
     def run(self) -> int:
         pin(self.cpu)
+        self.start()
         speed = self.cfg.feed.speed
-        control = self.control
         books = self.books
         table_write = self.table.table.write
         ring_of = self.ring_of
@@ -62,27 +60,22 @@ class MarketDataProcess:
             SnapshotEvent: stats.counter_index("snapshot"),
         }
         clock = time.monotonic_ns
-        next_beat = 0
-        t0_wall = t0_event = None
-        control.beat(self.proc_slot)
+        t0_wall = t0_event = 0
+        started = False
         for ev in self.feed.events():
             now = clock()
-            if t0_wall is None:
-                t0_wall, t0_event = now, ev.recv_ns
+            if not started:
+                started, t0_wall, t0_event = True, now, ev.recv_ns
             if speed > 0:
                 wait = (t0_wall + (ev.recv_ns - t0_event) / speed - now) / 1e9
                 if wait > SPIN_BELOW_S:
                     time.sleep(wait - SPIN_BELOW_S / 2)
                 now = clock()
-            if now >= next_beat:
-                control.beat(self.proc_slot, now)
-                next_beat = now + HEARTBEAT_NS
-                if control.shutdown or not parent_alive():
-                    self._sync_counters()
+            if now >= self.next_house:
+                if speed > 0:
+                    self.event_lag_ms = (now - t0_wall - (ev.recv_ns - t0_event) / speed) / 1e6
+                if not self.housekeeping(now):
                     return 0
-                self._sync_counters()
-                stats.set_gauge("event_lag_ms", 0.0 if speed <= 0 else
-                                (now - t0_wall - (ev.recv_ns - t0_event) / speed) / 1e6)
             incr(kind_counter[type(ev)])
             i = books.apply(ev)
             if i < 0:
@@ -94,27 +87,27 @@ class MarketDataProcess:
             incr(published)
             if type(ev) is TradeEvent:
                 trades_write(i, ev.price, ev.qty, ev.side, ev.trade_ns, ev.recv_ns)
-        self._sync_counters()
         stats.set_gauge("feed_done", 1.0)
+        self.publish_counters()
         log.info("feed ended after %d updates; idling until shutdown", stats.counter("published"))
         # keep beating: the workers see the data go stale and pull their quotes
-        while not control.shutdown and parent_alive():
-            control.beat(self.proc_slot)
+        while self.housekeeping(clock()):
             time.sleep(0.05)
         return 0
 
-    def _sync_counters(self) -> None:
-        s = self.stats
-        s.add("malformed", self.feed.malformed - s.counter("malformed"))
-        s.add("resyncs", sum(b.resyncs for b in self.books.books) - s.counter("resyncs"))
-        s.add("crossed", sum(b.crossed for b in self.books.books) - s.counter("crossed"))
+    def publish_counters(self) -> None:
+        books = self.books.books
+        self.totals.publish_all({"malformed": self.feed.malformed,
+                                 "resyncs": sum(b.resyncs for b in books),
+                                 "crossed": sum(b.crossed for b in books)})
+        self.stats.set_gauge("event_lag_ms", self.event_lag_ms)
 
 
 def run_market_data(cfg: Config, proc_slot: int, cpu: int | None = None) -> int:
     """Process entry point (spawned by the supervisor). Exit 2: the recording does not
     match the config (an instrument to add); the message says which."""
     try:
-        return MarketDataProcess(cfg, proc_slot, cpu).run()
+        return MarketDataProcess(Attached(cfg), proc_slot, cpu).run()
     except (UnknownInstrument, FileNotFoundError) as exc:
         log.error("market data: %s", exc)
         return 2

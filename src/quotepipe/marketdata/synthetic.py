@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from quotepipe.config import Config, Instrument
+from quotepipe.domain.instrument import tick_digits
 from quotepipe.marketdata.messages import BookTickerEvent, Event, TradeEvent
 
 EPOCH_NS = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z: event time of the first update
@@ -86,11 +87,6 @@ def synthetic_events(cfg: Config, limit: int | None = None) -> Iterator[Event]:
                                   step_ns // 1_000_000)
             if limit is not None and emitted >= limit:
                 return
-
-
-def tick_digits(step: float) -> int:
-    """Decimals needed to print multiples of ``step`` exactly (0.01 -> 2, 1e-05 -> 5)."""
-    return max(0, -math.floor(math.log10(step) + 1e-9)) + (0 if float(f"{step:.0e}") == step else 2)
 
 
 def _lots(inst: Instrument, qty: float) -> float:

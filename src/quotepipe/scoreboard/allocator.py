@@ -21,8 +21,8 @@ import math
 import numpy as np
 
 from quotepipe.config import AllocatorConfig, ScoreboardConfig
+from quotepipe.domain.guards import FLAG_BLACKLISTED
 from quotepipe.scoreboard.metrics import Scoreboard
-from quotepipe.shm.weights import FLAG_BLACKLISTED
 
 
 def clamp_mean_one(w: np.ndarray, lo: float, hi: float) -> np.ndarray:

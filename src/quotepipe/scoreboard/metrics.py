@@ -27,7 +27,7 @@ import math
 from collections import deque
 
 from quotepipe.config import ScoreboardConfig
-from quotepipe.venue.paper import Fill, OrderEnd
+from quotepipe.domain.orders import Fill, OrderEnd
 
 METRICS = ("edge_bps", "markout_bps", "net_bps", "adverse_penalty", "slippage_bps", "queue_edge",
            "fill_rate")

@@ -14,41 +14,38 @@ import logging
 import time
 
 from quotepipe.config import Config
-from quotepipe.lifeline import parent_alive
+from quotepipe.domain.clock import event_now, event_rate
+from quotepipe.domain.orders import Fill, OrderEnd
+from quotepipe.domain.snapshot import ASK_PX, BID_PX, PUBLISH_NS, RECV_NS
+from quotepipe.runtime.child import ChildProcess
 from quotepipe.scoreboard.allocator import Allocator
 from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.catalog import SCOREBOARD_STATS, VENUE_EVENT_FILL, Attached
 from quotepipe.shm.scores import ScoreRow
-from quotepipe.shm.stats import CounterTotals
-from quotepipe.venue.paper import Fill, OrderEnd
 
 log = logging.getLogger(__name__)
 
 MID_SAMPLE_NS = 10_000_000
 SCORES_NS = 200_000_000
-HOUSEKEEPING_NS = 50_000_000
 IDLE_SLEEP_S = 0.001
 
 
-class ScoreboardProcess:
-    def __init__(self, cfg: Config, proc_slot: int, restarted: bool = False) -> None:
-        self.proc_slot = proc_slot
-        shm = Attached(cfg)
-        self.control = shm.control()
-        self.config_block = shm.config_block()
+class ScoreboardProcess(ChildProcess):
+    name = "scoreboard"
+
+    def __init__(self, shm: Attached, proc_slot: int, restarted: bool = False) -> None:
+        super().__init__(shm, proc_slot, shm.stats("stats.scoreboard", SCOREBOARD_STATS))
+        cfg = shm.cfg
         self.snapshots = shm.snapshots()
         self.weights = shm.weights(writable=True)
         self.scores = shm.scores(writable=True)
-        self.stats = shm.stats("stats.scoreboard", SCOREBOARD_STATS)
         # the first scoreboard reads every fill; a restarted one starts from now (its EMAs are new)
         self.events = shm.venue_event_reader(from_start=not restarted)
         self.n = len(cfg.instruments)
         self.board = Scoreboard(cfg.symbol_scoreboard, self.n)
         self.allocator = Allocator(cfg.dynamic_allocator, cfg.symbol_scoreboard, self.n)
-        self.epoch = self.control.epoch
         self.rate = 1.0
-        self.counts = dict.fromkeys(SCOREBOARD_STATS.counters, 0)
-        self.totals = CounterTotals(self.stats)
+        self.counts = dict.fromkeys(("fills", "order_ends", "mids", "allocations", "weight_publications"), 0)
         self.event_now = 0
         self._configure(cfg)
         if restarted:  # carry on from the weights in force, not from 1
@@ -58,7 +55,7 @@ class ScoreboardProcess:
 
     def _configure(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.rate = cfg.feed.speed if cfg.feed.speed > 0 else 1.0
+        self.rate = event_rate(cfg.feed.speed)
         self.board.reconfigure(cfg.symbol_scoreboard)
         self.allocator.reconfigure(cfg.dynamic_allocator, cfg.symbol_scoreboard)
         if not cfg.dynamic_allocator.enabled:
@@ -86,8 +83,8 @@ class ScoreboardProcess:
             rec = self.snapshots.read_l1(slot)
             if rec is None:
                 continue
-            bid, ask = rec[0], rec[2]
-            now = rec[9] + int((mono - rec[10]) * self.rate)
+            bid, ask = rec[BID_PX], rec[ASK_PX]
+            now = event_now(rec[RECV_NS], rec[PUBLISH_NS], mono, self.rate)
             if now > self.event_now:
                 self.event_now = now
             if 0.0 < bid < ask:
@@ -116,17 +113,25 @@ class ScoreboardProcess:
                 board.score(slot), e["net_bps"], e["markout_bps"], e["edge_bps"], e["fill_rate"],
                 e["slippage_bps"], e["queue_edge"], e["adverse_penalty"], m.fills, m.markouts,
                 m.orders_ended, self.allocator.blacklists[slot]))
-        s = self.stats
-        self.counts["ring_lost"] = self.events.lost
-        self.totals.publish_all(self.counts)
-        s.set_gauge("event_time_s", self.event_now / 1e9)
+
+    def publish_counters(self) -> None:
+        totals = self.totals
+        totals.publish_all(self.counts)
+        totals.publish("ring_lost", self.events.lost)
+        totals.publish("seqlock_give_ups", self.snapshots.give_ups + self.weights.give_ups)
+        self.stats.set_gauge("event_time_s", self.event_now / 1e9)
+
+    def reconfigure(self, cfg: Config, epoch: int) -> None:
+        self._configure(cfg)
+        log.info("scoreboard: config epoch %d applied", epoch)
+
+    def on_stop(self) -> None:
+        self._publish_scores()
 
     def run(self) -> int:
-        control = self.control
-        control.set_applied_epoch(self.proc_slot, self.epoch)
-        control.beat(self.proc_slot)
+        self.start()
         clock = time.monotonic_ns
-        next_mid = next_scores = next_house = 0
+        next_mid = next_scores = 0
         while True:
             work = self._drain_events()
             now = clock()
@@ -137,21 +142,12 @@ class ScoreboardProcess:
             if now >= next_scores:
                 next_scores = now + SCORES_NS
                 self._publish_scores()
-            if now >= next_house:
-                next_house = now + HOUSEKEEPING_NS
-                control.beat(self.proc_slot, now)
-                if control.shutdown or not parent_alive():
-                    self._publish_scores()
-                    return 0
-                if control.epoch != self.epoch:
-                    self.epoch, cfg = self.config_block.read()
-                    self._configure(cfg)
-                    control.set_applied_epoch(self.proc_slot, self.epoch)
-                    log.info("scoreboard: config epoch %d applied", self.epoch)
+            if now >= self.next_house and not self.housekeeping(now):
+                return 0
             if not work:
                 time.sleep(IDLE_SLEEP_S)
 
 
 def run_scoreboard(cfg: Config, proc_slot: int, restarted: bool = False) -> int:
     """Process entry point: the scoreboard and allocator until shutdown or parent death."""
-    return ScoreboardProcess(cfg, proc_slot, restarted).run()
+    return ScoreboardProcess(Attached(cfg), proc_slot, restarted).run()

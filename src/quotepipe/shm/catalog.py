@@ -8,6 +8,10 @@ the whole shared-memory map of an instance in this one file.
 from __future__ import annotations
 
 from quotepipe.config import Config
+from quotepipe.domain.guards import Guard, Reason
+from quotepipe.domain.orders import Action
+from quotepipe.domain.shards import ShardMap
+from quotepipe.domain.stages import TIMED
 from quotepipe.shm.config_block import ConfigBlock
 from quotepipe.shm.control import ControlBlock
 from quotepipe.shm.counts import InstrumentCounts
@@ -18,7 +22,6 @@ from quotepipe.shm.snapshots import SnapshotTable
 from quotepipe.shm.stats import StatsBlock, StatsSchema
 from quotepipe.shm.venue_table import VenueTable
 from quotepipe.shm.weights import WeightsArray
-from quotepipe.workers.timing import WORKER_STATS
 
 #: md -> worker shard: "instrument slot's snapshot changed"
 MD_RING = RingLayout("md", [("slot", "q"), ("md_seq", "Q"), ("publish_ns", "q"), ("recv_ns", "q")])
@@ -50,23 +53,37 @@ def worker_slot(shard: int) -> int:
     return 4 + shard
 
 
+#: what every child's block has (``runtime.child.ChildProcess`` writes them)
+CHILD_COUNTERS = ("stalls",)
+CHILD_GAUGES = ("loop_gap_max_ms",)
+
+#: a worker's stats block (replay keeps a private one of the same schema)
+WORKER_STATS = StatsSchema(
+    histograms=(*TIMED, "md_to_intent"),
+    counters=("ticks", "timer_ticks", "intents", "coalesced", "deadline_misses", "shadow_mismatches",
+              "ring_lost", "seqlock_give_ups",
+              *(f"action_{a.name.lower()}" for a in Action if a != Action.NONE),
+              *(f"guard_{g.name.lower()}" for g in Guard), *(f"reason_{n}" for n in Reason.NAMES),
+              *CHILD_COUNTERS),
+    gauges=("epoch", "mode", *CHILD_GAUGES),
+)
+
 VENUE_STATS = StatsSchema(
-    histograms=("intent_age",),
     counters=("intents", "book_updates", "trades", "fills", "order_ends", "rejects", "stop_cancels",
-              "cancel_requests", "ring_lost"),
-    gauges=("open_orders",),
+              "cancel_requests", "ring_lost", "seqlock_give_ups", *CHILD_COUNTERS),
+    gauges=("open_orders", *CHILD_GAUGES),
 )
 
 SCOREBOARD_STATS = StatsSchema(
-    counters=("fills", "order_ends", "mids", "allocations", "weight_publications", "ring_lost"),
-    gauges=("event_time_s",),
+    counters=("fills", "order_ends", "mids", "allocations", "weight_publications", "ring_lost",
+              "seqlock_give_ups", *CHILD_COUNTERS),
+    gauges=("event_time_s", *CHILD_GAUGES),
 )
 
 MD_STATS = StatsSchema(
-    histograms=("publish",),
     counters=("book_ticker", "depth", "trade", "snapshot", "malformed", "unknown_instrument",
-              "resyncs", "crossed", "published"),
-    gauges=("feed_done", "event_lag_ms"),
+              "resyncs", "crossed", "published", *CHILD_COUNTERS),
+    gauges=("feed_done", "event_lag_ms", *CHILD_GAUGES),
 )
 
 
@@ -86,7 +103,7 @@ def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
     """Create every segment of ``cfg``'s instance (after ``segs.claim()``)."""
     n = len(cfg.instruments)
     ControlBlock.create(segs, cfg.workers.count)
-    ConfigBlock.create(segs).write(cfg, 1)
+    ConfigBlock.create(segs).write(cfg, 1, ShardMap.of(cfg))  # the one place the map is computed
     SnapshotTable.create(segs, n)
     WeightsArray.create(segs, n)
     VenueTable.create(segs, n)
@@ -104,18 +121,22 @@ def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
 
 
 class Attached:
-    """Attach helpers for a child process of ``cfg``'s instance."""
+    """Attach helpers for a process of ``cfg``'s running instance.
 
-    def __init__(self, cfg: Config) -> None:
+    ``shards`` is the shard map the supervisor published in the config block.
+    """
+
+    def __init__(self, cfg: Config, shards: ShardMap | None = None) -> None:
         self.cfg = cfg
         self.instance = cfg.instance.name
         self.n = len(cfg.instruments)
+        self.shards = shards if shards is not None else self.config_block().read()[2]
 
     @classmethod
     def from_config_block(cls, instance: str) -> Attached:
         """Attach to a running instance knowing only its name: the config comes from its block."""
-        _, cfg = ConfigBlock.attach(segment_name(instance, "config")).read()
-        return cls(cfg)
+        _, cfg, shards = ConfigBlock.attach(segment_name(instance, "config")).read()
+        return cls(cfg, shards)
 
     def config_block(self, writable: bool = False) -> ConfigBlock:
         return ConfigBlock.attach(self.name("config"), writable)

@@ -4,18 +4,42 @@ Each slot starts with a sequence word: 0 = never written, odd = being
 written, even = stable. The word is only ever written with one aligned 8-byte
 store through ``memoryview.cast("Q")`` (``struct.pack_into`` writes byte by byte
 and lets torn records through). Slots are 128-byte aligned, so two slots never
-share a cache line. Readers copy the slot, then re-check the sequence; a bounded
-spin gives up rather than wait on a writer that died mid-write.
+share a cache line. Readers copy the slot, then re-check the sequence.
+
+The read policy, the same for every seqlock in quotepipe (these tables, the
+weights array, the config block): try once; on a write in progress or a changed
+word, retry up to ``READ_RETRIES`` times; then give up rather than wait on a
+writer that may have died mid-write, and count the give-up (``give_ups``) so the
+reader's owner can export it. ``seqlock_retry`` is that policy, in one place.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Self
+from collections.abc import Callable
+from typing import Self, TypeVar
 
 from quotepipe.shm.segment import HEADER_SIZE, Segment, SegmentSet, align
 
-READ_SPIN = 64
+T = TypeVar("T")
+
+READ_RETRIES = 64
+
+
+def seqlock_retry(words: memoryview, i: int, copy: Callable[[], T]) -> T | None:
+    """Up to ``READ_RETRIES`` consistent-read attempts of the record whose sequence word is
+    ``words[i]``: ``copy()`` between two equal, even, non-zero readings. None: never written,
+    or still mid-write after every retry (the caller counts a give-up)."""
+    for _ in range(READ_RETRIES):
+        s1 = words[i]
+        if s1 == 0:
+            return None
+        if s1 & 1:
+            continue
+        rec = copy()
+        if words[i] == s1:
+            return rec
+    return None
 
 
 class SeqlockTable:
@@ -34,6 +58,7 @@ class SeqlockTable:
         self._unpack = payload.unpack_from
         self._pack = payload.pack_into
         self._size = payload.size
+        self.give_ups = 0  #: reads that gave up on a slot stuck mid-write
         base = HEADER_SIZE + offset
         # per slot: (sequence word index, payload start, payload end) in the mapping
         self._slots = [((base + s * self.stride) // 8, base + s * self.stride + 8,
@@ -78,18 +103,13 @@ class SeqlockTable:
         return self._retry(slot, decode=False)
 
     def _retry(self, slot: int, decode: bool) -> tuple | bytes | None:
-        q = self._words
         i, off, end = self._slots[slot]
-        for _ in range(READ_SPIN):
-            s1 = q[i]
-            if s1 == 0:
-                return None
-            if s1 & 1:
-                continue
-            rec = self._unpack(self._mm, off) if decode else self._mm[off:end]
-            if q[i] == s1:
-                return rec
-        return None
+        mm = self._mm
+        got = seqlock_retry(self._words, i, (lambda: self._unpack(mm, off)) if decode else
+                            (lambda: mm[off:end]))
+        if got is None and self._words[i]:
+            self.give_ups += 1
+        return got
 
 
 class InstrumentTable:

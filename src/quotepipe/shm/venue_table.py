@@ -12,8 +12,8 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from quotepipe.domain.orders import RestingOrder
 from quotepipe.shm.seqlock import InstrumentTable
-from quotepipe.workers.dto import RestingOrder
 
 FIELDS = ("position", "cash", "volume", "mid", "fills", "rejects", "open_orders", "stop_cancels",
           "bid_oid", "bid_px", "bid_left", "bid_ahead", "bid_level", "bid_placed_ns",

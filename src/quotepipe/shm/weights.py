@@ -1,19 +1,22 @@
 """The allocator's weights array: a float64 weight and a flags word per instrument.
 
 Written by the scoreboard process, read by every worker on every tick. The
-whole array is published under one version word (odd while writing). A reader
-that catches a write in progress keeps the last good values it saw, so a worker
-never blocks and never mixes two publications.
+whole array is published under one version word (odd while writing). Reads
+follow the one seqlock policy (``shm.seqlock``): bounded retries, then a give-up,
+counted in ``give_ups``, in which case the reader keeps the last good values it
+saw, so a worker never blocks and never mixes two publications.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from quotepipe.domain.guards import FLAG_BLACKLISTED, FLAG_HALTED
 from quotepipe.shm.segment import LINE, Segment, SegmentSet
+from quotepipe.shm.seqlock import seqlock_retry
 
-FLAG_BLACKLISTED = 1
-FLAG_HALTED = 2
+__all__ = ["FLAG_BLACKLISTED", "FLAG_HALTED", "WeightsArray"]
+
 LAYOUT = "weights:v1:f8,u8"
 
 
@@ -30,7 +33,7 @@ class WeightsArray:
         self._last_w = [1.0] * n_instruments   # last good pair per instrument, for get()
         self._last_f = [0] * n_instruments
         self._last_snapshot = (0, np.ones(n_instruments), np.zeros(n_instruments, np.uint64))
-        self.inconsistent_reads = 0
+        self.give_ups = 0  #: reads that found a publication in progress after every retry
 
     @staticmethod
     def body_size(n: int) -> int:
@@ -64,26 +67,27 @@ class WeightsArray:
         """Weight and flags of instrument ``i``; the last good pair if a write is in progress."""
         q = self._words
         v = q[0]
-        if not v & 1:
+        if v and not v & 1:
             w = self._w[i]
             f = self._f[i]
             if q[0] == v:
                 self._last_w[i] = w
                 self._last_f[i] = f
                 return w, f
-        self.inconsistent_reads += 1
-        return self._last_w[i], self._last_f[i]
+        got = seqlock_retry(q, 0, lambda: (self._w[i], self._f[i]))
+        if got is None:
+            self.give_ups += 1
+            return self._last_w[i], self._last_f[i]
+        self._last_w[i], self._last_f[i] = got
+        return got
 
     def snapshot(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """(version, weights, flags) of one publication; the last good copy if inconsistent."""
+        """(version, weights, flags) of one publication; the last good copy on a give-up."""
         q = self._words
-        v = q[0]
-        if not v & 1:
-            w = self.weights.copy()
-            f = self.flags.copy()
-            if q[0] == v:
-                self._last_snapshot = (v // 2, w, f)
-                return v // 2, w.copy(), f.copy()
-        self.inconsistent_reads += 1
-        version, w, f = self._last_snapshot
+        got = seqlock_retry(q, 0, lambda: (q[0] // 2, self.weights.copy(), self.flags.copy()))
+        if got is None:
+            self.give_ups += 1
+            got = self._last_snapshot
+        self._last_snapshot = got
+        version, w, f = got
         return version, w.copy(), f.copy()

@@ -21,38 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-import msgspec
-
 from quotepipe.config import Config
+from quotepipe.domain.instrument import instrument_specs, pnl_usd
+from quotepipe.domain.orders import ASK, BID, Action, Fill, OrderEnd, RestingOrder
 from quotepipe.venue.queue_models import queue_model
-from quotepipe.workers.dto import Action, QuoteIntent, RestingOrder
-from quotepipe.workers.spec import InstrumentSpec, instrument_specs
+from quotepipe.workers.dto import QuoteIntent
 
-BID, ASK = 0, 1
 _KEEP, _NONE = Action.KEEP, Action.NONE  # an enum member read off its class costs ~70 ns (3.11)
-
-
-class Fill(msgspec.Struct, frozen=True):
-    slot: int
-    side: int            #: +1 we bought, -1 we sold
-    price: float
-    qty: float
-    t_ns: int
-    fee_bps: float
-    mid: float           #: mid when the fill happened
-    target_px: float     #: the chain's latest target on that side (the fill price if none)
-    queue_edge: float    #: 1 - queue_ahead / level_qty when the order joined its level
-    order_id: int
-
-
-class OrderEnd(msgspec.Struct, frozen=True):
-    """A rested order left the book (filled, cancelled or replaced): its fill rate."""
-
-    slot: int
-    side: int
-    quoted: float
-    filled: float
-    t_ns: int
 
 
 class LevelDepth(Protocol):
@@ -83,16 +58,6 @@ class _Order:
         self.traded = 0.0         # traded at our level since the last book look
         self.queue_edge = 1.0
         self.view: RestingOrder | None = None  # cached DTO for the chain
-
-
-def pnl_usd(spec: InstrumentSpec, cash: float, position: float, mid: float) -> float:
-    """Realised + unrealised PnL in USD of ``cash`` and ``position`` at ``mid``: the venue's
-    own figure, and the workers' from the venue table."""
-    if mid <= 0.0:
-        return 0.0
-    if spec.inverse:
-        return (cash - position * spec.multiplier / mid) * mid
-    return cash + position * mid * spec.multiplier
 
 
 class PaperVenue:

@@ -21,16 +21,16 @@ from __future__ import annotations
 import logging
 import time
 
-from quotepipe.config import Config, shard_of
-from quotepipe.lifeline import parent_alive
+from quotepipe.config import Config
+from quotepipe.domain.clock import event_now, event_rate
+from quotepipe.domain.orders import ASK, BID, Fill, OrderEnd
+from quotepipe.domain.snapshot import LEVELS, BookState
+from quotepipe.runtime.child import ChildProcess
 from quotepipe.shm.catalog import VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END, VENUE_STATS, Attached
-from quotepipe.shm.snapshots import LEVELS, BookState
-from quotepipe.shm.stats import CounterTotals
-from quotepipe.venue.paper import ASK, BID, Fill, OrderEnd, PaperVenue
+from quotepipe.venue.paper import PaperVenue
 
 log = logging.getLogger(__name__)
 
-HOUSEKEEPING_NS = 50_000_000
 TIMER_NS = 1_000_000
 IDLE_SLEEP_S = 0.0002
 
@@ -60,37 +60,35 @@ class SnapshotDepth:
         return None
 
 
-class VenueProcess:
-    def __init__(self, cfg: Config, proc_slot: int) -> None:
-        self.cfg = cfg
-        self.proc_slot = proc_slot
-        shm = Attached(cfg)
-        self.control = shm.control()
+class VenueProcess(ChildProcess):
+    name = "venue"
+
+    def __init__(self, shm: Attached, proc_slot: int) -> None:
+        super().__init__(shm, proc_slot, shm.stats("stats.venue", VENUE_STATS))
+        cfg = shm.cfg
         self.snapshots = shm.snapshots()
         self.table = shm.venue_table(writable=True)
-        self.stats = shm.stats("stats.venue", VENUE_STATS)
         self.events = shm.venue_event_writer()
-        n_shards = cfg.workers.count
+        n_shards = self.shards.count
         self.intent_readers = [shm.intent_ring_reader(s) for s in range(n_shards)]
         self.md_readers = [shm.md_ring_reader(s) for s in range(n_shards)]
         self.trades = shm.trade_ring_reader()
         n = len(cfg.instruments)
-        self.shard_slots = [[i for i, inst in enumerate(cfg.instruments) if shard_of(inst, n_shards) == s]
-                            for s in range(n_shards)]
+        self.shard_slots = self.shards.by_shard()
         self.venue = PaperVenue(cfg, self._on_fill, self._on_order_end)
         self.published = [-1] * n
         self.stop_cancels = [0] * n
         self.cancels_done = [self.control.cancel_ack(s) for s in range(n_shards)]
-        self.rate = cfg.feed.speed if cfg.feed.speed > 0 else 1.0
+        self.rate = event_rate(cfg.feed.speed)
         self.ev_recv = 0     # event clock: newest update's receive time ...
         self.ev_mono = 0     # ... and when it was published
-        self.counts = dict.fromkeys(VENUE_STATS.counters, 0)
-        self.totals = CounterTotals(self.stats)
+        self.counts = {name: 0 for name in ("intents", "book_updates", "trades", "fills", "order_ends",
+                                            "cancel_requests", "stop_cancels")}
 
     def now(self) -> int:
         if self.ev_mono == 0:
             return 0
-        return self.ev_recv + int((time.monotonic_ns() - self.ev_mono) * self.rate)
+        return event_now(self.ev_recv, self.ev_mono, time.monotonic_ns(), self.rate)
 
     # ------------------------------------------------------------------ outputs
     def _on_fill(self, f: Fill) -> None:
@@ -186,10 +184,9 @@ class VenueProcess:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> int:
-        control = self.control
-        control.beat(self.proc_slot)
+        self.start()
         clock = time.monotonic_ns
-        next_timer = next_house = 0
+        next_timer = 0
         while True:
             work = self._drain_intents() + self._drain_market()
             now = clock()
@@ -197,26 +194,24 @@ class VenueProcess:
                 next_timer = now + TIMER_NS
                 self._timers()
             self._publish()
-            if now >= next_house:
-                next_house = now + HOUSEKEEPING_NS
-                control.beat(self.proc_slot, now)
-                self._cancel_requests()
-                self._publish_stats()
-                if control.shutdown or not parent_alive():
-                    return 0
+            if now >= self.next_house and not self.housekeeping(now):
+                return 0
             if not work:
                 time.sleep(IDLE_SLEEP_S)
 
-    def _publish_stats(self) -> None:
-        s = self.stats
-        c = self.counts
-        c["rejects"] = sum(self.venue.rejects)
-        c["ring_lost"] = (sum(r.lost for r in self.intent_readers) + sum(r.lost for r in self.md_readers)
-                          + self.trades.lost)
-        self.totals.publish_all(c)
-        s.set_gauge("open_orders", float(self.venue.open_orders()))
+    def on_turn(self) -> None:
+        self._cancel_requests()
+
+    def publish_counters(self) -> None:
+        totals = self.totals
+        totals.publish_all(self.counts)
+        totals.publish("rejects", sum(self.venue.rejects))
+        totals.publish("ring_lost", sum(r.lost for r in self.intent_readers)
+                       + sum(r.lost for r in self.md_readers) + self.trades.lost)
+        totals.publish("seqlock_give_ups", self.snapshots.give_ups)
+        self.stats.set_gauge("open_orders", float(self.venue.open_orders()))
 
 
 def run_venue(cfg: Config, proc_slot: int) -> int:
     """Process entry point: the paper venue until shutdown or parent death."""
-    return VenueProcess(cfg, proc_slot).run()
+    return VenueProcess(Attached(cfg), proc_slot).run()

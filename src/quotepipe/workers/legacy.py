@@ -12,22 +12,15 @@ import math
 from time import perf_counter_ns
 
 from quotepipe.config import Config
-from quotepipe.shm.snapshots import BookState
+from quotepipe.domain.guards import FLAG_BLACKLISTED, FLAG_HALTED, PULL_REASONS, Guard, Reason
+from quotepipe.domain.instrument import EPS, instrument_specs, round_ask, round_bid, round_lot
+from quotepipe.domain.orders import Action
+from quotepipe.domain.snapshot import BookFlag, BookState, Snapshot
+from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
-from quotepipe.shm.weights import FLAG_BLACKLISTED, FLAG_HALTED
-from quotepipe.workers.dto import (
-    PULL_REASONS,
-    Action,
-    BookFlag,
-    Guard,
-    QuoteIntent,
-    Reason,
-    Snapshot,
-    TickContext,
-)
+from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.pipeline import Sink
-from quotepipe.workers.spec import EPS, instrument_specs, round_ask, round_bid, round_lot
-from quotepipe.workers.timing import BUFFER, WORKER_STATS, StageTimes
+from quotepipe.workers.timing import BUFFER, StageTimes
 
 _INF = float("inf")
 

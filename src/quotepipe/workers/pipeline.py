@@ -12,11 +12,13 @@ from time import perf_counter_ns
 import msgspec
 
 from quotepipe.config import Config
+from quotepipe.domain.instrument import InstrumentSpec, instrument_specs
+from quotepipe.domain.snapshot import Snapshot
+from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
-from quotepipe.workers.dto import InstrumentState, QuoteIntent, Snapshot, TickContext
-from quotepipe.workers.spec import InstrumentSpec, instrument_specs
+from quotepipe.workers.dto import InstrumentState, QuoteIntent, TickContext
 from quotepipe.workers.stages import emit, fetch_md, guards, inventory, queue_aware, spread
-from quotepipe.workers.timing import BUFFER, WORKER_STATS, StageTimes
+from quotepipe.workers.timing import BUFFER, StageTimes
 
 Sink = Callable[[QuoteIntent], object]
 

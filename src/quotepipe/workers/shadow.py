@@ -10,8 +10,9 @@ from __future__ import annotations
 import msgspec
 
 from quotepipe.config import Config
+from quotepipe.domain.snapshot import Snapshot
 from quotepipe.shm.stats import StatsBlock
-from quotepipe.workers.dto import QuoteIntent, Snapshot, TickContext
+from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.legacy import LegacyRunner
 from quotepipe.workers.pipeline import PipelineRunner, Sink
 

@@ -16,21 +16,10 @@ import struct
 
 import numpy as np
 
-from quotepipe.shm.stats import StatsBlock, StatsSchema
-from quotepipe.workers.dto import Guard, Reason
-from quotepipe.workers.stages import STAGES
+from quotepipe.domain.stages import STAGES, TIMED
+from quotepipe.shm.stats import StatsBlock
 
-TIMED = (*STAGES, "tick_total")
-BUFFER = 4096
-
-#: histograms and counters of a worker's stats block (also used privately by replay)
-WORKER_STATS = StatsSchema(
-    histograms=(*TIMED, "md_to_intent"),
-    counters=("ticks", "timer_ticks", "intents", "coalesced", "deadline_misses", "shadow_mismatches",
-              "ring_lost", "action_new", "action_replace", "action_cancel", "action_keep",
-              *(f"guard_{g.name.lower()}" for g in Guard), *(f"reason_{n}" for n in Reason.NAMES)),
-    gauges=("epoch", "mode"),
-)
+BUFFER = 4096  #: ticks buffered between flushes
 
 
 class StageTimes:

@@ -6,13 +6,15 @@ the start). Updates of one instrument that arrive together are coalesced: the
 chain runs once, on the newest snapshot in the table. Every tick reads the
 instrument's weight from the weights array and its position and resting
 orders from the venue table (decoded only when the venue's row moved), and
-runs the chain in the shard's mode. An intent that acts goes on the shard's
-intent ring; the time from the snapshot's publish to that write is the
-market-data-to-intent latency. A timer re-runs every instrument through the
-same ``TickGate`` as replay, so that stale data trips the stale guard.
+runs through the ``TickEngine`` (the same code as replay) in the shard's mode.
+An intent that acts goes on the shard's intent ring; the time from the
+snapshot's publish to that write is the market-data-to-intent latency. A timer
+re-runs every instrument through the engine's gate, so that stale data trips
+the stale guard.
 
-The event clock: a snapshot's receive time plus the wall time since it was
-published, times ``feed.speed`` (1 when the feed runs as fast as it can).
+Housekeeping (``runtime.child``) runs from the busy loop as well as when idle:
+a worker under sustained load still beats, follows halts and reloads, and
+publishes its counters; overload shows as coalesced updates and ring overruns.
 """
 
 from __future__ import annotations
@@ -23,74 +25,73 @@ from array import array
 
 import numpy as np
 
-from quotepipe.config import Config, shard_of
-from quotepipe.lifeline import parent_alive
-from quotepipe.shm.catalog import Attached, worker_stats_name
-from quotepipe.shm.stats import CounterTotals, StatsBlock
-from quotepipe.venue.paper import pnl_usd
-from quotepipe.workers.dto import ACTING, Action, Guard, QuoteIntent, Reason, Snapshot, TickContext
-from quotepipe.workers.shadow import ShadowRunner, make_runner
-from quotepipe.workers.spec import instrument_specs
-from quotepipe.workers.timing import BUFFER, WORKER_STATS
-from quotepipe.workers.trigger import TickGate
+from quotepipe.config import Config
+from quotepipe.domain.clock import event_now, event_rate
+from quotepipe.domain.orders import RestingOrder
+from quotepipe.domain.snapshot import PUBLISH_NS, RECV_NS
+from quotepipe.runtime.child import ChildProcess
+from quotepipe.shm.catalog import WORKER_STATS, Attached, worker_stats_name
+from quotepipe.shm.control import MODES
+from quotepipe.workers.dto import QuoteIntent
+from quotepipe.workers.engine import TickEngine
+from quotepipe.workers.timing import BUFFER
 
 log = logging.getLogger(__name__)
 
-HOUSEKEEPING_NS = 50_000_000   # heartbeat, control block, counters
 FLUSH_NS = 1_000_000_000       # latency buffers into the shm histograms, for status and /metrics
-_N_GUARDS = len(Guard)
 
 
-class Worker:
-    def __init__(self, cfg: Config, shard: int, proc_slot: int) -> None:
+class VenueMirror:
+    """The worker's copy of its instruments' venue-table rows, refreshed when a row's version
+    moves: the ``VenueState`` its tick engine reads."""
+
+    def __init__(self, n: int) -> None:
+        self.seen = [-1] * n
+        self.position = [0.0] * n
+        self.cash = [0.0] * n
+        self.orders: list[list[RestingOrder | None]] = [[None, None] for _ in range(n)]
+
+    def resting(self, slot: int, side: int) -> RestingOrder | None:
+        return self.orders[slot][side]
+
+
+class Worker(ChildProcess):
+    def __init__(self, shm: Attached, shard: int, proc_slot: int) -> None:
+        super().__init__(shm, proc_slot, shm.stats(worker_stats_name(shard), WORKER_STATS))
+        self.name = f"worker {shard}"
         self.shard = shard
-        self.proc_slot = proc_slot
-        shm = Attached(cfg)
-        self.control = shm.control()
-        self.config_block = shm.config_block()
+        cfg = shm.cfg
         self.reader = shm.md_ring_reader(shard)
         self.table = shm.snapshots()
         self.weights = shm.weights()
         self.venue = shm.venue_table()
         self.counts = shm.counts(writable=True)
-        self.stats: StatsBlock = shm.stats(worker_stats_name(shard), WORKER_STATS)
         self.intents = shm.intent_ring_writer(shard)
+        self.slots = self.shards.slots(shard)
         n = len(cfg.instruments)
-        self.slots = [i for i, inst in enumerate(cfg.instruments)
-                      if shard_of(inst, cfg.workers.count) == shard]
-        # the venue's view of each instrument, refreshed when its row's version moves
-        self.venue_seen = [-1] * n
-        self.position = [0.0] * n
-        self.cash = [0.0] * n
-        self.bid_order: list = [None] * n
-        self.ask_order: list = [None] * n
-        # per-instrument and per-outcome counts, flushed to shm at housekeeping
-        self.ticks = [0] * n
+        self.mirror = VenueMirror(n)
         self.timer_ticks = [0] * n
-        self.intent_count = [0] * n
         self._counts_base = self.counts.rows.astype(np.int64)  # a restarted worker carries on
-        self.guard_counts = [0] * _N_GUARDS
-        self.reason_counts = [0] * len(Reason.NAMES)
-        self.action_counts = [0] * 5
         self.coalesced = 0
-        self.mismatch_base = 0
-        self.totals = CounterTotals(self.stats)
         self.md_to_intent = array("q", bytes(8 * BUFFER))
         self.md_n = 0
         self.md_hist = self.stats.hist("md_to_intent")
-        self.written = False
         self.halted = False
-        self.epoch = self.control.epoch
-        self.runner = make_runner(self.control.mode(shard), cfg, self._sink, self.stats)
-        self.gate = TickGate(n, cfg.pipeline.max_tick_interval_ms)
-        self._apply_config(cfg)
+        self.engine = TickEngine(cfg, self.shards, self._modes(), self.mirror, self._write_intent,
+                                 self.stats, self.slots)
+        self._apply(cfg)
+
+    def _modes(self) -> list[str]:
+        return [self.control.mode(s) for s in range(self.shards.count)]
+
+    @property
+    def mode(self) -> str:
+        return self.control.mode(self.shard)
 
     # ---------------------------------------------------------------- config
-    def _apply_config(self, cfg: Config) -> None:
+    def _apply(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.specs = instrument_specs(cfg)
-        self.rate = cfg.feed.speed if cfg.feed.speed > 0 else 1.0
-        self.gate.set_interval(cfg.pipeline.max_tick_interval_ms)
+        self.rate = event_rate(cfg.feed.speed)
         # the timer visits every instrument often enough for the gate's interval in wall time
         interval_wall_ns = cfg.pipeline.max_tick_interval_ms * 1e6 / self.rate
         self.timer_ns = max(1_000_000, int(min(10e6, interval_wall_ns / 2)))
@@ -98,99 +99,67 @@ class Worker:
         self.spin_ns = w.spin_us * 1000 if w.busy_poll else 0
         self.idle_s = w.idle_sleep_us / 1e6
         self.stats.set_gauge("epoch", float(self.epoch))
-        self.stats.set_gauge("mode", float(("legacy", "shadow", "pipeline").index(self.runner.mode)))
-        self._invalidate()
+        self.stats.set_gauge("mode", float(MODES.index(self.mode)))
 
-    def _reload(self) -> None:
+    def reconfigure(self, cfg: Config, epoch: int) -> None:
         """The supervisor accepted a new config: take it, in this shard's (maybe new) mode."""
-        epoch, cfg = self.config_block.read()
-        mode = self.control.mode(self.shard)
-        if mode != self.runner.mode:
-            self.runner.times.flush()
-            if isinstance(self.runner, ShadowRunner):
-                self.mismatch_base += self.runner.mismatches
-            self.runner = make_runner(mode, cfg, self._sink, self.stats)
-            log.info("shard %d: mode %s from config epoch %d", self.shard, mode, epoch)
-        else:
-            self.runner.configure(cfg)
+        old = {r.mode for r in self.engine.runners.values()}
         self.epoch = epoch
-        self._apply_config(cfg)
-        self.control.set_applied_epoch(self.proc_slot, epoch)
-
-    def _invalidate(self) -> None:
-        """Make every instrument tick on its next look (halt, reload: inputs outside the gate)."""
-        for s in self.slots:
-            self.gate.invalidate(s)
+        self.engine.configure(cfg, self._modes())
+        if {self.mode} != old:
+            log.info("shard %d: mode %s from config epoch %d", self.shard, self.mode, epoch)
+        self._apply(cfg)
 
     # ---------------------------------------------------------------- the tick
-    def _sink(self, intent: QuoteIntent) -> None:
-        ba, aa = intent.bid_action, intent.ask_action
-        self.action_counts[ba] += 1
-        self.action_counts[aa] += 1
-        if ba in ACTING or aa in ACTING:
-            self.intents.write(intent.slot, intent.t_ns, ba | aa << 8 | intent.guard << 16,
-                               intent.bid_px, intent.bid_qty, intent.ask_px, intent.ask_qty)
-            self.written = True
+    def _write_intent(self, intent: QuoteIntent) -> None:
+        self.intents.write(intent.slot, intent.t_ns,
+                           intent.bid_action | intent.ask_action << 8 | intent.guard << 16,
+                           intent.bid_px, intent.bid_qty, intent.ask_px, intent.ask_qty)
 
     def _load_venue(self, slot: int, version: int) -> None:
         row = self.venue.read(slot)
         if row is None:
             return  # never written (nothing traded yet) or the venue is mid-write: next tick
-        self.venue_seen[slot] = version
-        self.position[slot] = row.position
-        self.cash[slot] = row.cash
-        self.bid_order[slot] = row.bid
-        self.ask_order[slot] = row.ask
+        m = self.mirror
+        m.seen[slot] = version
+        m.position[slot] = row.position
+        m.cash[slot] = row.cash
+        m.orders[slot][0] = row.bid
+        m.orders[slot][1] = row.ask
 
     def tick(self, slot: int, from_md: bool, clock=time.monotonic_ns) -> None:  # noqa: ANN001
         rec = self.table.read_l1(slot)
         if rec is None:
             return
-        publish_ns = rec[10]
-        now = rec[9] + int((clock() - publish_ns) * self.rate)
+        publish_ns = rec[PUBLISH_NS]
+        now = event_now(rec[RECV_NS], publish_ns, clock(), self.rate)
         weight, flags = self.weights.get(slot)
         version = self.venue.version(slot)
-        if version != self.venue_seen[slot] and version and not version & 1:  # 0: never written
+        if version != self.mirror.seen[slot] and version and not version & 1:  # 0: never written
             self._load_venue(slot, version)
-        if not self.gate.need(slot, rec[:4], self.venue_seen[slot], weight, now):
+        engine = self.engine
+        if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], self.halted) is None:
             return
-        mid = (rec[0] + rec[2]) * 0.5
-        ctx = TickContext(now, self.position[slot], pnl_usd(self.specs[slot], self.cash[slot],
-                          self.position[slot], mid), weight, flags, self.halted,
-                          self.bid_order[slot], self.ask_order[slot])
-        self.written = False
-        intent = self.runner.tick(slot, Snapshot(*rec), ctx)
-        if self.written:
-            self.intent_count[slot] += 1
-            if from_md:
-                n = self.md_n
-                self.md_to_intent[n] = clock() - publish_ns
-                self.md_n = n = n + 1
-                if n == BUFFER:
-                    self._flush_latency()
-        self.ticks[slot] += 1
         if not from_md:
             self.timer_ticks[slot] += 1
-        self.guard_counts[intent.guard] += 1
-        if intent.reasons:
-            reasons = intent.reasons
-            for k in range(len(self.reason_counts)):
-                if reasons >> k & 1:
-                    self.reason_counts[k] += 1
+        elif engine.acted:
+            n = self.md_n
+            self.md_to_intent[n] = clock() - publish_ns
+            self.md_n = n = n + 1
+            if n == BUFFER:
+                self._flush_latency()
 
     # ---------------------------------------------------------------- the loop
     def run(self) -> int:
-        control = self.control
-        control.set_applied_epoch(self.proc_slot, self.epoch)
-        control.beat(self.proc_slot)
+        self.start()
         poll = self.reader.poll
         tick = self.tick
-        pending = [False] * len(self.venue_seen)
+        pending = [False] * len(self.mirror.seen)
         order: list[int] = []
         clock = time.monotonic_ns
         sleep = time.sleep
         last_work = clock()
-        next_timer = next_house = next_flush = 0
+        next_timer = next_flush = 0
         coalesced = 0
         while True:
             rec = poll()
@@ -207,82 +176,64 @@ class Worker:
                     pending[s] = False
                     tick(s, True)
                 order.clear()
-                last_work = clock()
-                continue
-            now = clock()
+                now = last_work = clock()
+            else:
+                now = clock()
             if now >= next_timer:
                 next_timer = now + self.timer_ns
                 for s in self.slots:
                     tick(s, False)
-                if now >= next_house:
-                    next_house = now + HOUSEKEEPING_NS
-                    self.coalesced += coalesced
-                    coalesced = 0
-                    if not self._housekeeping(now >= next_flush):
-                        return 0
-                    if now >= next_flush:
-                        next_flush = now + FLUSH_NS
+            if now >= self.next_house:  # from the busy loop too: a loaded worker still beats
+                self.coalesced += coalesced
+                coalesced = 0
+                if now >= next_flush:
+                    next_flush = now + FLUSH_NS
+                    self._flush_latency()
+                if not self.housekeeping(now):
+                    return 0
                 continue
             if now - last_work > self.spin_ns:
                 sleep(self.idle_s)
 
-    def _housekeeping(self, flush_latency: bool) -> bool:
-        """Beat, follow the control block, publish counters. False: time to exit."""
+    def on_turn(self) -> None:
         control = self.control
-        control.beat(self.proc_slot)
-        if control.shutdown or not parent_alive():
-            self._flush_latency()
-            self._publish_counters()
-            return False
         halted = control.shard_halted(self.shard)
         if halted != self.halted:
             self.halted = halted
-            self._invalidate()
+            self.engine.invalidate()
             for s in self.slots:  # pull (or restore) quotes now, not on the next update
                 self.tick(s, False)
             log.info("shard %d: %s", self.shard, "halted: quotes pulled" if halted else "resumed")
         control.set_halt_seen(self.proc_slot, halted and control.halt_all)
-        if control.epoch != self.epoch:
-            self._reload()
-        if flush_latency:
-            self._flush_latency()
-        self._publish_counters()
-        return True
 
     def _flush_latency(self) -> None:
-        self.runner.times.flush()
+        self.engine.flush()
         if self.md_n:
             self.md_hist.record_many(np.frombuffer(self.md_to_intent, np.int64, self.md_n))
             self.md_n = 0
 
-    def _count_mismatches(self) -> None:
-        now = self.runner.mismatches if isinstance(self.runner, ShadowRunner) else 0
-        self.totals.publish("shadow_mismatches", self.mismatch_base + now)
+    def on_stop(self) -> None:
+        self._flush_latency()
 
-    def _publish_counters(self) -> None:
+    def publish_counters(self) -> None:
+        engine = self.engine
         rows = self.counts.rows
         base = self._counts_base
         for s in self.slots:
-            rows[s, 0] = base[s, 0] + self.ticks[s]
-            rows[s, 1] = base[s, 1] + self.intent_count[s]
+            rows[s, 0] = base[s, 0] + engine.ticks[s]
+            rows[s, 1] = base[s, 1] + engine.intents[s]
             rows[s, 2] = base[s, 2] + self.timer_ticks[s]
-        self.totals.publish("ticks", sum(self.ticks))
-        self.totals.publish("timer_ticks", sum(self.timer_ticks))
-        self.totals.publish("intents", sum(self.intent_count))
-        self.totals.publish("coalesced", self.coalesced)
-        self.totals.publish("ring_lost", self.reader.lost)
-        for a in Action:
-            if a != Action.NONE:
-                self.totals.publish(f"action_{a.name.lower()}", self.action_counts[a])
-        for g in Guard:
-            self.totals.publish(f"guard_{g.name.lower()}", self.guard_counts[g])
-        for k, name in enumerate(Reason.NAMES):
-            self.totals.publish(f"reason_{name}", self.reason_counts[k])
-        self._count_mismatches()
+        totals = self.totals
+        totals.publish_all(engine.counter_totals())
+        totals.publish("timer_ticks", sum(self.timer_ticks))
+        totals.publish("coalesced", self.coalesced)
+        totals.publish("ring_lost", self.reader.lost)
+        totals.publish("seqlock_give_ups", self.table.give_ups + self.venue.table.give_ups
+                       + self.weights.give_ups)
 
 
 def run_worker(cfg: Config, shard: int, proc_slot: int) -> int:
     """Process entry point: the worker of ``shard`` until shutdown or parent death."""
-    worker = Worker(cfg, shard, proc_slot)
-    log.info("shard %d: %d instruments, mode %s", shard, len(worker.slots), worker.runner.mode)
+    worker = Worker(Attached(cfg), shard, proc_slot)
+    log.info("shard %d: %d instruments, mode %s", shard, len(worker.slots), worker.mode)
     return worker.run()

@@ -11,6 +11,4 @@ from quotepipe.workers.stages.inventory import inventory
 from quotepipe.workers.stages.queue_aware import queue_aware
 from quotepipe.workers.stages.spread import spread
 
-STAGES = ("fetch_md", "spread", "guards", "inventory", "queue_aware", "emit")
-
-__all__ = ["STAGES", "emit", "fetch_md", "guards", "inventory", "queue_aware", "spread"]
+__all__ = ["emit", "fetch_md", "guards", "inventory", "queue_aware", "spread"]

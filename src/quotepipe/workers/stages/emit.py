@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from quotepipe.domain.guards import Guard
+from quotepipe.domain.instrument import InstrumentSpec, round_ask, round_bid, round_lot
+from quotepipe.domain.orders import Action, RestingOrder
 from quotepipe.workers.dto import (
-    Action,
-    Guard,
     GuardDecision,
     InstrumentState,
     QueueDecision,
     QuoteIntent,
-    RestingOrder,
     SpreadDecision,
     TickContext,
 )
-from quotepipe.workers.spec import InstrumentSpec, round_ask, round_bid, round_lot
 
 _NONE, _NEW, _REPLACE, _CANCEL, _KEEP = (
     Action.NONE, Action.NEW, Action.REPLACE, Action.CANCEL, Action.KEEP)

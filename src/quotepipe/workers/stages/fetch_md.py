@@ -8,8 +8,8 @@ time, for the stale guard.
 
 from __future__ import annotations
 
-from quotepipe.shm.snapshots import BookState
-from quotepipe.workers.dto import BookFlag, MarketView, Snapshot
+from quotepipe.domain.snapshot import BookFlag, BookState, Snapshot
+from quotepipe.workers.dto import MarketView
 
 _INF = float("inf")
 _EMPTY = int(BookState.EMPTY)

@@ -10,19 +10,10 @@ as they are (a PULL still goes through: cancelling is never rate-limited).
 from __future__ import annotations
 
 from quotepipe.config import GuardsConfig
-from quotepipe.shm.weights import FLAG_BLACKLISTED, FLAG_HALTED
-from quotepipe.workers.dto import (
-    PULL_REASONS,
-    BookFlag,
-    Guard,
-    GuardDecision,
-    InstrumentState,
-    MarketView,
-    Reason,
-    SpreadDecision,
-    TickContext,
-)
-from quotepipe.workers.spec import InstrumentSpec
+from quotepipe.domain.guards import FLAG_BLACKLISTED, FLAG_HALTED, PULL_REASONS, Guard, Reason
+from quotepipe.domain.instrument import InstrumentSpec
+from quotepipe.domain.snapshot import BookFlag
+from quotepipe.workers.dto import GuardDecision, InstrumentState, MarketView, SpreadDecision, TickContext
 
 _INVALID = BookFlag.INVALID
 # module constants: an enum member read off its class costs ~70 ns a time on Python 3.11

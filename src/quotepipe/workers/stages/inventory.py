@@ -11,8 +11,9 @@ that reduces the position is quoted; PULL and HOLD quote nothing new.
 from __future__ import annotations
 
 from quotepipe.config import InventoryConfig
-from quotepipe.workers.dto import Guard, GuardDecision, InventoryDecision, SpreadDecision, TickContext
-from quotepipe.workers.spec import InstrumentSpec
+from quotepipe.domain.guards import Guard
+from quotepipe.domain.instrument import InstrumentSpec
+from quotepipe.workers.dto import GuardDecision, InventoryDecision, SpreadDecision, TickContext
 
 _PULL, _HOLD, _REDUCE = Guard.PULL, Guard.HOLD, Guard.REDUCE_ONLY
 

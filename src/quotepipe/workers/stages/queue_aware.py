@@ -20,15 +20,9 @@ from __future__ import annotations
 import math
 
 from quotepipe.config import QueueConfig
-from quotepipe.workers.dto import (
-    InventoryDecision,
-    MarketView,
-    QueueDecision,
-    RestingOrder,
-    SpreadDecision,
-    TickContext,
-)
-from quotepipe.workers.spec import EPS, InstrumentSpec
+from quotepipe.domain.instrument import EPS, InstrumentSpec
+from quotepipe.domain.orders import RestingOrder
+from quotepipe.workers.dto import InventoryDecision, MarketView, QueueDecision, SpreadDecision, TickContext
 
 _NOTHING = QueueDecision(0.0, 0.0, False, 0.0, 0.0, False)
 

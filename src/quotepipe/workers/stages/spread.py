@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 
 from quotepipe.config import SpreadConfig
-from quotepipe.workers.dto import BookFlag, InstrumentState, MarketView, SpreadDecision
+from quotepipe.domain.snapshot import BookFlag
+from quotepipe.workers.dto import InstrumentState, MarketView, SpreadDecision
 
 _INVALID = BookFlag.INVALID
 

@@ -1,7 +1,7 @@
-"""Per-instrument constants the stages need, resolved once per config epoch.
+"""Per-instrument constants resolved once per config epoch, their rounding, and PnL.
 
-Rounding helpers live here too: the pipeline's Emit and the legacy QuoteLoop
-round prices and sizes the same way because they call the same three functions.
+The pipeline's Emit, the legacy QuoteLoop and the paper venue round prices and
+sizes the same way because they call the same three functions here.
 """
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ import math
 import msgspec
 
 from quotepipe.config import Config, Instrument
-from quotepipe.marketdata.synthetic import tick_digits
 
 EPS = 1e-9  # tolerance, in ticks or lots, for values that are on the grid but for float noise
+
+
+def tick_digits(step: float) -> int:
+    """Decimals needed to print multiples of ``step`` exactly (0.01 -> 2, 1e-05 -> 5)."""
+    return max(0, -math.floor(math.log10(step) + 1e-9)) + (0 if float(f"{step:.0e}") == step else 2)
 
 
 class InstrumentSpec(msgspec.Struct, frozen=True):
@@ -29,6 +33,10 @@ class InstrumentSpec(msgspec.Struct, frozen=True):
     multiplier: float
     inverse: bool
     blacklisted: bool    #: listed in guards.blacklist
+
+    @property
+    def venue(self) -> str:
+        return self.id.split(":", 1)[0]
 
     def notional_usd(self, price: float, qty: float) -> float:
         if self.inverse:
@@ -62,3 +70,16 @@ def round_lot(qty: float, lot: float, lot_digits: int) -> float:
     if qty <= 0.0:
         return 0.0
     return round(math.floor(qty / lot + EPS) * lot, lot_digits)
+
+
+def pnl_usd(spec: InstrumentSpec, cash: float, position: float, mid: float) -> float:
+    """Realised + unrealised PnL in USD of ``cash`` and ``position`` at ``mid``.
+
+    Cash is in USD for linear contracts and in coin for inverse ones; the venue,
+    the workers (from the venue table) and ``status`` all value it here.
+    """
+    if mid <= 0.0:
+        return 0.0
+    if spec.inverse:
+        return (cash - position * spec.multiplier / mid) * mid
+    return cash + position * mid * spec.multiplier

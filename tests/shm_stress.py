@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from quotepipe.cpu import host_cpus, pin
+from quotepipe.runtime.cpu import host_cpus, pin
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
 from quotepipe.shm.segment import SegmentSet, segment_name
 from quotepipe.shm.snapshots import SnapshotTable
@@ -211,7 +211,7 @@ def weights_mix(seconds: float = 1.0, n: int = 64) -> dict[str, int]:
                     mixed += fi != int(wi)
             p.join(timeout=30)
             return {"reads": reads, "mixed": int(mixed), "versions_seen": versions,
-                    "inconsistent_reads": reader.inconsistent_reads}
+                    "give_ups": reader.give_ups}
     finally:
         pin_all()
 

@@ -1,0 +1,42 @@
+"""Guard decisions, their reasons, and the allocator flags the Guards stage reads."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Guard(IntEnum):
+    QUOTE = 0        #: quote both sides
+    REDUCE_ONLY = 1  #: quote only the side that reduces the position
+    PULL = 2         #: cancel everything
+    HOLD = 3         #: order-action budget exhausted: leave resting orders as they are
+
+
+class Reason:
+    """Guard reasons, a bitmask: every reason that held on the tick is set."""
+
+    STALE = 1 << 0
+    INVALID_BOOK = 1 << 1
+    WIDE_SPREAD = 1 << 2
+    VOL_SPIKE = 1 << 3
+    POSITION_LIMIT = 1 << 4
+    LOSS_LIMIT = 1 << 5
+    BLACKLISTED = 1 << 6
+    HALTED = 1 << 7
+    RATE_LIMIT = 1 << 8
+
+    NAMES = ("stale", "invalid_book", "wide_spread", "vol_spike", "position_limit", "loss_limit",
+             "blacklisted", "halted", "rate_limit")
+
+    @classmethod
+    def names(cls, mask: int) -> list[str]:
+        return [n for b, n in enumerate(cls.NAMES) if mask >> b & 1]
+
+
+#: reasons that pull every quote
+PULL_REASONS = (Reason.STALE | Reason.INVALID_BOOK | Reason.WIDE_SPREAD | Reason.VOL_SPIKE
+                | Reason.LOSS_LIMIT | Reason.BLACKLISTED | Reason.HALTED)
+
+#: allocator flags published with each weight (the weights array)
+FLAG_BLACKLISTED = 1
+FLAG_HALTED = 2

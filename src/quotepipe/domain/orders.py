@@ -1,0 +1,60 @@
+"""Sides, order actions, resting orders, fills and ended orders.
+
+A side is an index (``BID`` 0, ``ASK`` 1) where a pair of values is kept per
+instrument, and a sign (+1 buy, -1 sell) in fills and trades.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import msgspec
+
+BID, ASK = 0, 1   #: side indices
+BUY, SELL = 1, -1  #: side signs
+
+
+class Action(IntEnum):
+    NONE = 0     #: no order on this side, none wanted
+    NEW = 1
+    REPLACE = 2
+    CANCEL = 3
+    KEEP = 4
+
+
+#: the actions that ask the venue to do something (KEEP and NONE leave it alone)
+ACTING = (Action.NEW, Action.REPLACE, Action.CANCEL)
+
+
+class RestingOrder(msgspec.Struct, frozen=True):
+    """Our order resting at the venue, as the venue last published it."""
+
+    order_id: int
+    price: float
+    qty: float           #: quantity left
+    queue_ahead: float   #: estimated quantity ahead of us at our price
+    level_qty: float     #: quantity at our level when we last looked (us excluded)
+    placed_ns: int       #: event time it started resting
+
+
+class Fill(msgspec.Struct, frozen=True):
+    slot: int
+    side: int            #: +1 we bought, -1 we sold
+    price: float
+    qty: float
+    t_ns: int
+    fee_bps: float
+    mid: float           #: mid when the fill happened
+    target_px: float     #: the chain's latest target on that side (the fill price if none)
+    queue_edge: float    #: 1 - queue_ahead / level_qty when the order joined its level
+    order_id: int
+
+
+class OrderEnd(msgspec.Struct, frozen=True):
+    """A rested order left the book (filled, cancelled or replaced): its fill rate."""
+
+    slot: int
+    side: int
+    quoted: float
+    filled: float
+    t_ns: int

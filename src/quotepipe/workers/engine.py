@@ -1,0 +1,171 @@
+"""The tick engine: one tick of one instrument, the same code in the worker, replay and the gate.
+
+A tick takes the instrument's L1 record (``domain.snapshot`` field order), the
+event time, the allocator's weight and flags and the venue's version of the
+instrument, and:
+
+1. asks the ``TickGate`` whether anything the chain reads has changed (else
+   it is skipped, and nothing below runs);
+2. builds the ``TickContext`` from the venue state (position, PnL at the mid,
+   resting orders);
+3. runs the chain in the instrument's shard mode (``legacy``, ``shadow`` or
+   ``pipeline``: a runner per mode in use);
+4. counts the tick, its guard, its reasons and the actions of its intent.
+
+Every intent the chain emits passes the engine's sink; those that act (NEW,
+REPLACE or CANCEL on a side) go on to the caller's ``on_acting``: the worker
+writes them to its intent ring, replay submits them to the paper venue, the
+gate's workload rests them on its instant-ack venue. The venue state comes from
+any object with ``position`` and ``cash`` lists and a ``resting(slot, side)``
+method: ``PaperVenue`` itself in replay, the worker's mirror of the venue table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from quotepipe.config import Config
+from quotepipe.domain.guards import Guard, Reason
+from quotepipe.domain.instrument import instrument_specs, pnl_usd
+from quotepipe.domain.orders import ACTING, ASK, BID, Action, RestingOrder
+from quotepipe.domain.shards import ShardMap
+from quotepipe.domain.snapshot import ASK_PX, BID_PX, Snapshot
+from quotepipe.shm.stats import StatsBlock
+from quotepipe.workers.dto import QuoteIntent, TickContext
+from quotepipe.workers.legacy import LegacyRunner
+from quotepipe.workers.pipeline import PipelineRunner
+from quotepipe.workers.shadow import ShadowRunner, make_runner
+from quotepipe.workers.trigger import TickGate
+
+Runner = PipelineRunner | LegacyRunner | ShadowRunner
+TickInput = tuple[int, Snapshot, TickContext]
+
+
+class VenueState(Protocol):
+    """What a tick reads of the venue: per slot position and cash, and the resting orders."""
+
+    position: list[float]
+    cash: list[float]
+
+    def resting(self, slot: int, side: int) -> RestingOrder | None: ...
+
+
+class TickEngine:
+    def __init__(self, cfg: Config, shards: ShardMap, modes: Sequence[str], venue: VenueState,
+                 on_acting: Callable[[QuoteIntent], object], stats: StatsBlock,
+                 slots: Sequence[int] | None = None) -> None:
+        n = len(cfg.instruments)
+        self.shards = shards
+        self.slots = list(range(n)) if slots is None else list(slots)
+        self.venue = venue
+        self.on_acting = on_acting
+        self.stats = stats
+        self.gate = TickGate(n, cfg.pipeline.max_tick_interval_ms)
+        self.runners: dict[str, Runner] = {}
+        self.runner_of: list[Runner | None] = [None] * n
+        self.mismatches_retired = 0   # shadow mismatches of runners a mode change retired
+        self.ticks = [0] * n
+        self.intents = [0] * n        # ticks whose intent acted
+        self.guard_counts = [0] * len(Guard)
+        self.action_counts = [0] * len(Action)
+        self.reason_masks: dict[int, int] = {}   # reason bitmask -> ticks; expanded when read
+        self.acted = False            # the last tick's intent acted
+        self.record: list[TickInput] | None = None  # set to a list to keep every tick's inputs
+        self.configure(cfg, modes)
+
+    # ---------------------------------------------------------------- config
+    def configure(self, cfg: Config, modes: Sequence[str]) -> None:
+        """Take a config (start or reload) and the mode of every shard. A runner whose mode is
+        still in use takes the new config; one no longer used is retired (its timings flushed)."""
+        self.cfg = cfg
+        self.specs = instrument_specs(cfg)
+        self.gate.set_interval(cfg.pipeline.max_tick_interval_ms)
+        wanted = {modes[self.shards.shard[s]] for s in self.slots}
+        for mode in sorted(set(self.runners) - wanted):
+            old = self.runners.pop(mode)
+            old.times.flush()
+            if isinstance(old, ShadowRunner):
+                self.mismatches_retired += old.mismatches
+        for mode in sorted(wanted):
+            if mode in self.runners:
+                self.runners[mode].configure(cfg)
+            else:
+                self.runners[mode] = make_runner(mode, cfg, self._sink, self.stats)
+        for s in self.slots:
+            self.runner_of[s] = self.runners[modes[self.shards.shard[s]]]
+            self.gate.invalidate(s)
+
+    def invalidate(self) -> None:
+        """Make every slot tick on its next look (an input outside the gate changed: a halt)."""
+        for s in self.slots:
+            self.gate.invalidate(s)
+
+    # ---------------------------------------------------------------- the tick
+    def _sink(self, intent: QuoteIntent) -> None:
+        ba, aa = intent.bid_action, intent.ask_action
+        counts = self.action_counts
+        counts[ba] += 1
+        counts[aa] += 1
+        if ba in ACTING or aa in ACTING:
+            self.acted = True
+            self.intents[intent.slot] += 1
+            self.on_acting(intent)
+
+    def tick(self, slot: int, rec: tuple, now: int, weight: float, flags: int, venue_version: int,
+             halted: bool = False) -> QuoteIntent | None:
+        """One tick of ``slot`` on its L1 record ``rec`` at event time ``now``; None when the
+        gate skips it."""
+        if not self.gate.need(slot, rec[:4], venue_version, weight, now):
+            return None
+        venue = self.venue
+        position = venue.position[slot]
+        mid = (rec[BID_PX] + rec[ASK_PX]) * 0.5
+        ctx = TickContext(now, position, pnl_usd(self.specs[slot], venue.cash[slot], position, mid),
+                          weight, flags, halted, venue.resting(slot, BID), venue.resting(slot, ASK))
+        snap = Snapshot(*rec)
+        if self.record is not None:
+            self.record.append((slot, snap, ctx))
+        self.acted = False
+        intent = self.runner_of[slot].tick(slot, snap, ctx)  # type: ignore[union-attr]
+        self.ticks[slot] += 1
+        self.guard_counts[intent.guard] += 1
+        reasons = intent.reasons
+        if reasons:
+            masks = self.reason_masks
+            masks[reasons] = masks.get(reasons, 0) + 1
+        return intent
+
+    # ---------------------------------------------------------------- totals
+    def flush(self) -> None:
+        """Stage timings into the stats block's histograms."""
+        for r in self.runners.values():
+            r.times.flush()
+
+    @property
+    def mismatches(self) -> int:
+        """Shadow mismatches so far, over every shadow runner this engine has had."""
+        return self.mismatches_retired + sum(r.mismatches for r in self.runners.values()
+                                             if isinstance(r, ShadowRunner))
+
+    def reason_counts(self) -> list[int]:
+        """Ticks on which each guard reason (``Reason.NAMES`` order) held."""
+        out = [0] * len(Reason.NAMES)
+        for mask, n in self.reason_masks.items():
+            for k in range(len(out)):
+                if mask >> k & 1:
+                    out[k] += n
+        return out
+
+    def counter_totals(self) -> dict[str, int]:
+        """The engine's totals under the worker stats block's counter names."""
+        out = {"ticks": sum(self.ticks), "intents": sum(self.intents),
+               "shadow_mismatches": self.mismatches}
+        for a in Action:
+            if a != Action.NONE:
+                out[f"action_{a.name.lower()}"] = self.action_counts[a]
+        for g in Guard:
+            out[f"guard_{g.name.lower()}"] = self.guard_counts[g]
+        for name, n in zip(Reason.NAMES, self.reason_counts(), strict=True):
+            out[f"reason_{name}"] = n
+        return out
