@@ -43,8 +43,9 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Base of every config section: immutable, keyword-only, strict."""
 
 
-def _f(description: str, **limits: float) -> Meta:
-    return Meta(description=description, **limits)
+def _f(description: str, ge: float | None = None, gt: float | None = None, le: float | None = None,
+       lt: float | None = None) -> Meta:
+    return Meta(description=description, ge=ge, gt=gt, le=le, lt=lt)  # type: ignore[call-overload]
 
 
 # ---------------------------------------------------------------- instruments
@@ -53,7 +54,7 @@ INSTRUMENT_ID = r"^[a-z][a-z0-9-]*:[A-Z0-9_]+$"
 VENUES = ("binance-spot", "binance-usdm", "binance-coinm")
 
 
-class Instrument(_Section, kw_only=True):
+class Instrument(_Section, frozen=True, kw_only=True):
     id: Annotated[str, Meta(pattern=INSTRUMENT_ID,
                             description="instrument id <venue>:<SYMBOL>, e.g. binance-usdm:BTCUSDT")]
     tick_size: Annotated[float, _f("price increment", gt=0)]
@@ -101,12 +102,12 @@ DEFAULT_INSTRUMENTS: tuple[Instrument, ...] = (
 
 # ------------------------------------------------------------------- sections
 
-class InstanceConfig(_Section, kw_only=True):
+class InstanceConfig(_Section, frozen=True, kw_only=True):
     name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
                               description="instance name, part of every shared-memory name")] = "default"
 
 
-class SyntheticFeedConfig(_Section, kw_only=True):
+class SyntheticFeedConfig(_Section, frozen=True, kw_only=True):
     seed: Annotated[int, Meta(ge=0, description="random seed; same seed, same feed")] = 7
     rate_hz: Annotated[float, _f("book updates per second over all instruments", gt=0)] = 2000.0
     vol_bps: Annotated[float, _f("per-update mid volatility in bps", ge=0)] = 0.05
@@ -122,7 +123,7 @@ class SyntheticFeedConfig(_Section, kw_only=True):
         float, _f("probability that the mid follows a trade elsewhere", ge=0, le=1)] = 0.0
 
 
-class FeedConfig(_Section, kw_only=True):
+class FeedConfig(_Section, frozen=True, kw_only=True):
     kind: Annotated[Literal["synthetic", "replay"],
                     Meta(description="where market data comes from")] = "synthetic"
     paths: Annotated[list[str], Meta(description="recording files for kind=replay")] = []
@@ -134,12 +135,12 @@ class FeedConfig(_Section, kw_only=True):
                          Meta(description="synthetic feed parameters")] = SyntheticFeedConfig()
 
 
-class MdConfig(_Section, kw_only=True):
+class MdConfig(_Section, frozen=True, kw_only=True):
     cpu: Annotated[Annotated[int, Meta(ge=0)] | None, Meta(description=(
         "core of the market-data process; null = core 0 on a host with 2+ cores"))] = None
 
 
-class WorkersConfig(_Section, kw_only=True):
+class WorkersConfig(_Section, frozen=True, kw_only=True):
     count: Annotated[int, Meta(ge=1, le=256, description="worker processes = shards")] = 1
     cpus: Annotated[list[Annotated[int, Meta(ge=0)]] | None, Meta(description=(
         "core per worker, in shard order; null = cores after the market-data core, "
@@ -153,7 +154,7 @@ class WorkersConfig(_Section, kw_only=True):
     idle_sleep_us: Annotated[int, Meta(ge=1, description="sleep when idle")] = 200
 
 
-class PipelineConfig(_Section, kw_only=True):
+class PipelineConfig(_Section, frozen=True, kw_only=True):
     enabled: Annotated[bool, Meta(description="false: legacy QuoteLoop everywhere (rollback)")] = True
     mode: Annotated[Literal["legacy", "shadow", "pipeline"],
                     Meta(description="mode of shards outside the canary")] = "pipeline"
@@ -168,7 +169,7 @@ class PipelineConfig(_Section, kw_only=True):
         "orders, position and weight are unchanged", gt=0)] = 100.0
 
 
-class StageBudgetsConfig(_Section, kw_only=True):
+class StageBudgetsConfig(_Section, frozen=True, kw_only=True):
     fetch_md_us: Annotated[float, _f("FetchMD budget, µs", gt=0)] = 3.0
     spread_us: Annotated[float, _f("Spread budget, µs", gt=0)] = 3.0
     guards_us: Annotated[float, _f("Guards budget, µs", gt=0)] = 3.0
@@ -179,7 +180,7 @@ class StageBudgetsConfig(_Section, kw_only=True):
     deadline_us: Annotated[float, _f("a tick slower than this is a deadline miss, µs", gt=0)] = 100.0
 
 
-class SpreadConfig(_Section, kw_only=True):
+class SpreadConfig(_Section, frozen=True, kw_only=True):
     model: Annotated[Literal["fixed", "vol_adaptive", "avellaneda_stoikov", "glft"],
                      Meta(description="half-spread model")] = "vol_adaptive"
     fair_price: Annotated[Literal["mid", "microprice"], Meta(description="fair price")] = "mid"
@@ -196,7 +197,7 @@ class SpreadConfig(_Section, kw_only=True):
     glft_k: Annotated[float, _f("glft: arrival decay k per bps", gt=0)] = 0.5
 
 
-class GuardsConfig(_Section, kw_only=True):
+class GuardsConfig(_Section, frozen=True, kw_only=True):
     stale_ms: Annotated[float, _f("snapshot older than this pulls quotes, ms", gt=0)] = 3000.0
     max_market_spread_bps: Annotated[float, _f("wider market spread pulls quotes", gt=0)] = 30.0
     vol_halt_bps: Annotated[float, _f("sigma above this pulls quotes, bps", gt=0)] = 40.0
@@ -209,7 +210,7 @@ class GuardsConfig(_Section, kw_only=True):
     blacklist: Annotated[list[str], Meta(description="instrument ids never quoted")] = []
 
 
-class InventoryConfig(_Section, kw_only=True):
+class InventoryConfig(_Section, frozen=True, kw_only=True):
     skew: Annotated[Literal["linear", "model"], Meta(description=(
         "reservation shift: linear skew_bps*q, or the spread model's own skew"))] = "linear"
     skew_bps: Annotated[float, _f("reservation shift at the position limit, bps", ge=0)] = 4.0
@@ -217,7 +218,7 @@ class InventoryConfig(_Section, kw_only=True):
     max_size_mult: Annotated[float, _f("largest size after skew, in base quantities", ge=1)] = 2.0
 
 
-class QueueConfig(_Section, kw_only=True):
+class QueueConfig(_Section, frozen=True, kw_only=True):
     refresh_tolerance_ticks: Annotated[int, Meta(ge=0, description=(
         "keep a resting order this close to the target"))] = 2
     refresh_tolerance_bps: Annotated[float, _f(
@@ -231,12 +232,12 @@ class QueueConfig(_Section, kw_only=True):
     max_order_age_ms: Annotated[float, _f("refresh a resting order older than this, ms", gt=0)] = 30000.0
 
 
-class VenueFees(_Section, kw_only=True):
+class VenueFees(_Section, frozen=True, kw_only=True):
     maker_bps: Annotated[float, _f("maker fee in bps (negative = rebate)", ge=-10, le=100)] = 0.0
     taker_bps: Annotated[float, _f("taker fee in bps", ge=-10, le=100)] = 4.0
 
 
-class VenueConfig(_Section, kw_only=True):
+class VenueConfig(_Section, frozen=True, kw_only=True):
     kind: Annotated[Literal["paper"], Meta(description="venue: the paper venue")] = "paper"
     entry_latency_ms: Annotated[float, _f("event-time delay before an order rests, ms", ge=0)] = 5.0
     cancel_latency_ms: Annotated[float, _f("event-time delay before a cancel lands, ms", ge=0)] = 5.0
@@ -251,7 +252,7 @@ class VenueConfig(_Section, kw_only=True):
         })
 
 
-class ScoreWeights(_Section, kw_only=True):
+class ScoreWeights(_Section, frozen=True, kw_only=True):
     net_bps: Annotated[float, _f("weight of net markout", ge=0)] = 0.5
     fill_rate: Annotated[float, _f("weight of fill rate", ge=0)] = 0.1
     slippage: Annotated[float, _f("weight of (low) slippage", ge=0)] = 0.1
@@ -259,7 +260,7 @@ class ScoreWeights(_Section, kw_only=True):
     adverse: Annotated[float, _f("weight of (low) adverse selection", ge=0)] = 0.2
 
 
-class ScoreboardConfig(_Section, kw_only=True):
+class ScoreboardConfig(_Section, frozen=True, kw_only=True):
     enabled: Annotated[bool, Meta(description="compute per-symbol metrics and scores")] = True
     alpha: Annotated[float, _f("EMA weight of a new fill", gt=0, le=1)] = 0.01
     markout_horizon_s: Annotated[float, _f("markout horizon H, event-time seconds", gt=0)] = 5.0
@@ -268,7 +269,7 @@ class ScoreboardConfig(_Section, kw_only=True):
     weights: Annotated[ScoreWeights, Meta(description="score weights")] = ScoreWeights()
 
 
-class AllocatorConfig(_Section, kw_only=True):
+class AllocatorConfig(_Section, frozen=True, kw_only=True):
     enabled: Annotated[bool, Meta(description="false: every weight is 1")] = True
     temperature: Annotated[float, _f("softmax temperature T", gt=0)] = 0.3
     min_weight: Annotated[float, _f("lowest weight of an active instrument", gt=0, le=1)] = 0.3
@@ -281,7 +282,7 @@ class AllocatorConfig(_Section, kw_only=True):
     cooldown_s: Annotated[float, _f("blacklist duration before probation", gt=0)] = 3600.0
 
 
-class SupervisorConfig(_Section, kw_only=True):
+class SupervisorConfig(_Section, frozen=True, kw_only=True):
     max_restarts: Annotated[int, Meta(ge=0, description=(
         "restarts of one worker allowed within restart_window_s; one more halts its shard"))] = 3
     restart_window_s: Annotated[float, _f("window of max_restarts, seconds", gt=0)] = 60.0
@@ -295,12 +296,12 @@ class SupervisorConfig(_Section, kw_only=True):
         "niceness of the scoreboard process (low priority)"))] = 10
 
 
-class MetricsConfig(_Section, kw_only=True):
+class MetricsConfig(_Section, frozen=True, kw_only=True):
     listen: Annotated[str, Meta(description="Prometheus /metrics listen address")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535, description="Prometheus port; 0 = disabled")] = 9464
 
 
-class Config(_Section, kw_only=True):
+class Config(_Section, frozen=True, kw_only=True):
     instance: Annotated[InstanceConfig, Meta(description="instance identity")] = InstanceConfig()
     instruments: Annotated[list[Instrument], Meta(description="instruments quoted")] = msgspec.field(
         default_factory=lambda: list(DEFAULT_INSTRUMENTS))

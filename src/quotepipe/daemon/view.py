@@ -107,7 +107,8 @@ class InstanceView:
             age = (now_mono - p.heartbeat_ns) / 1e6 if p.heartbeat_ns else None
             processes.append({"role": ROLE_NAMES.get(p.role, str(p.role)), "index": p.index, "pid": p.pid,
                               "cpu": None if p.cpu < 0 else p.cpu, "restarts": p.restarts,
-                              "heartbeat_age_ms": _r(age, 1) if slot != SLOT_SUPERVISOR else None})
+                              "heartbeat_age_ms": _r(age, 1) if age is not None and slot != SLOT_SUPERVISOR
+                              else None})
             restarts += p.restarts
         shards = [{"shard": s, "mode": control.mode(s), "halted": control.shard_halted(s),
                    "instruments": [self.ids[i] for i in range(len(self.ids)) if self.shard_of[i] == s],

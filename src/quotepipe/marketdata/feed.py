@@ -55,18 +55,18 @@ class Feed:
         readers = self.readers
         checked = [0] * len(readers)  # instruments of each reader checked against the config
         left = limit
-        for batch in merge_batches(readers):
+        for merged in merge_batches(readers):
             for r, reader in enumerate(readers):
                 if len(reader.instruments) > checked[r]:
                     self._check(reader, checked[r])
                     checked[r] = len(reader.instruments)
-            if left is not None and len(batch) >= left:
+            if left is not None and len(merged) >= left:
                 if left:
-                    yield [ev for _, _, _, ev in batch[:left]]
+                    yield [ev for _, _, _, ev in merged[:left]]
                 return
-            yield [ev for _, _, _, ev in batch]
+            yield [ev for _, _, _, ev in merged]
             if left is not None:
-                left -= len(batch)
+                left -= len(merged)
 
     def _check(self, reader: RecordingReader, start: int) -> None:
         """Raise ``UnknownInstrument`` for the first instrument of ``reader`` not in the config."""

@@ -25,11 +25,11 @@ def inspect_recordings(paths: list[str], venue: str = "auto") -> dict:
             book = books[ev.inst] = OrderBook(ev.inst, futures=not ev.inst.startswith("binance-spot:"))
         t = type(ev)
         if t is BookTickerEvent:
-            book.on_book_ticker(ev)
+            book.on_book_ticker(ev)  # type: ignore[arg-type]  # narrowed by type(ev) above
         elif t is DepthEvent:
-            book.on_depth(ev)
+            book.on_depth(ev)  # type: ignore[arg-type]
         elif t is SnapshotEvent:
-            book.on_snapshot(ev)
+            book.on_snapshot(ev)  # type: ignore[arg-type]
     instruments: dict[str, dict] = {}
     unattributed = {"malformed": 0, "other": 0}
     for r in readers:

@@ -23,14 +23,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import msgspec
 
 try:  # ISA-L inflate: the same API as zlib, about 4x faster on these files (bench_md)
     from isal import isal_zlib as _inflate
 except ImportError:  # pragma: no cover - a platform without an isal wheel
-    _inflate = zlib  # type: ignore[assignment]
+    _inflate = zlib  # type: ignore[misc]
 
 from quotepipe.marketdata.messages import (
     BookTickerEvent,
@@ -62,7 +62,7 @@ _book_ticker_id = msgspec.json.Decoder(BookTickerId, strict=False)
 _depth_id = msgspec.json.Decoder(DepthId, strict=False)
 _trade_id = msgspec.json.Decoder(TradeId, strict=False)
 #: whole-line decoders for a stream already recognised: one decode per line
-_LINE_DECODERS = {
+_LINE_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "book_ticker": msgspec.json.Decoder(BookTickerLine, strict=False),
     "depth": msgspec.json.Decoder(DepthLine, strict=False),
     "trade": msgspec.json.Decoder(TradeLine, strict=False),
@@ -73,7 +73,8 @@ BLOCK_RETRY_MAX = 64   # blocks decoded line by line, at most, before the block 
 _first = itemgetter(0)
 READ_BYTES = 1 << 16   # bytes read (and inflated) at a time: few switches between files' inflaters
 BLOCK_BYTES = 1 << 14  # text per block, about 60 lines: the events of a block stay in cache
-INFLATE_ERRORS = (zlib.error, _inflate.error)
+INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)  # type: ignore[assignment]
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, *INFLATE_ERRORS)
 NS_SINCE_EPOCH_MIN = 10**17
 
 
@@ -254,7 +255,7 @@ class RecordingReader:
                 lineno += n
                 if out:
                     yield out
-        except (OSError, EOFError, *INFLATE_ERRORS) as exc:  # truncated or corrupt gzip
+        except READ_ERRORS as exc:  # truncated or corrupt gzip
             self._bad(lineno + 1, f"unreadable data ({exc}); rest of file skipped")
         self.lines = lineno
         for _ns, ln, _env in self._pending_snapshots:
@@ -354,23 +355,27 @@ class RecordingReader:
         else:
             raise ValueError("neither a stream message nor a depth snapshot")
         ev: Event
+        symbol: str
         if kind == "bookTicker":
-            ev, ident = _book_ticker.decode(data), _book_ticker_id.decode(data)
-            inst, name = self._inst(venue_of_book_ticker(ident), ident.symbol), "book_ticker"
+            ev, bt_id = _book_ticker.decode(data), _book_ticker_id.decode(data)
+            symbol = bt_id.symbol
+            inst, name = self._inst(venue_of_book_ticker(bt_id), symbol), "book_ticker"
         elif kind.startswith("depth"):
-            ev, ident = _depth.decode(data), _depth_id.decode(data)
-            inst, name = self._inst(venue_of_depth(ident), ident.symbol), "depth"
+            ev, depth_id = _depth.decode(data), _depth_id.decode(data)
+            symbol = depth_id.symbol
+            inst, name = self._inst(venue_of_depth(depth_id), symbol), "depth"
         elif kind in ("trade", "aggTrade"):
-            ev, ident = _trade.decode(data), _trade_id.decode(data)
-            if ev.trade_id < 0:
-                ev.trade_id = ident.agg_id
-            inst, name = self._inst(venue_of_trade(ident), ident.symbol), "trade"
+            trade, trade_id = _trade.decode(data), _trade_id.decode(data)
+            if trade.trade_id < 0:
+                trade.trade_id = trade_id.agg_id
+            ev, symbol = trade, trade_id.symbol
+            inst, name = self._inst(venue_of_trade(trade_id), symbol), "trade"
         else:  # a stream quotepipe does not use (kline, markPrice, ...): counted, skipped
             symbol = env.stream.partition("@")[0].upper()
             known = [i for i in self.instruments if i.endswith(":" + symbol)]
             self._counts[known[0] if known else "", "other"] += 1
             return []
-        if not ident.symbol:
+        if not symbol:
             raise ValueError(f"{kind} message without a symbol")
         ev.recv_ns = ns
         ev.inst = inst
@@ -386,7 +391,7 @@ class RecordingReader:
         """Later lines of stream ``name`` take the one-decode paths."""
         self._streams[name.encode()] = _Stream(name, kind, inst, ns)
         tagged = tuple(st.tagged for st in self._streams.values())
-        union = Union[tagged]  # noqa: UP007 - a union of a runtime tuple of types
+        union = Union[tagged]  # type: ignore[valid-type]  # noqa: UP007 - a union of a runtime tuple
         self._block_decoder = msgspec.json.Decoder(list[tuple[int, union]], strict=False)
 
     def _snapshot(self, ns: int, env: Envelope, lineno: int) -> list[tuple[int, int, Event]]:
@@ -405,8 +410,8 @@ class RecordingReader:
         return SnapshotEvent(ns, inst, env.lastUpdateId, env.bids, env.asks, env.E * 1_000_000)
 
     def _flush_pending(self, inst: str) -> list[tuple[int, int, Event]]:
-        out = [(ns, ln, self._snapshot_event(ns, ln, inst, env))
-               for ns, ln, env in self._pending_snapshots]
+        out: list[tuple[int, int, Event]] = [(ns, ln, self._snapshot_event(ns, ln, inst, env))
+                                             for ns, ln, env in self._pending_snapshots]
         self._pending_snapshots = []
         return out
 

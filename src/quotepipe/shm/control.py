@@ -33,7 +33,7 @@ class Role(IntEnum):
 
 class ProcInfo(NamedTuple):
     role: Role
-    index: int      #: shard id for a worker, 0 otherwise
+    index: int  # type: ignore[assignment]  # shard id for a worker, 0 otherwise (shadows tuple.index)
     pid: int
     cpu: int        #: pinned core, -1 when unpinned
     restarts: int

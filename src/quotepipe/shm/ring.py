@@ -123,7 +123,7 @@ class RingWriter(_RingBase):
         seqnums = np.arange(n0, n0 + k, dtype=np.uint64)
         idx = (seqnums - 1) & np.uint64(self.mask)
         self._seqs[idx] = seqnums * np.uint64(2) - np.uint64(1)
-        for name in records.dtype.names:
+        for name in records.dtype.names or ():
             self._records[name][idx] = records[name]
         self._seqs[idx] = seqnums * np.uint64(2)
         self._n = n0 + k - 1

@@ -89,7 +89,7 @@ class SeqlockTable:
             rec = self._unpack(self._mm, off)
             if q[i] == s1:
                 return rec
-        return self._retry(slot, decode=True)
+        return self._retry(slot, lambda: self._unpack(self._mm, off))
 
     def read_bytes(self, slot: int) -> bytes | None:
         """A consistent raw copy of the payload: decode it after the lock, not under it."""
@@ -100,13 +100,12 @@ class SeqlockTable:
             raw = self._mm[off:end]
             if q[i] == s1:
                 return raw
-        return self._retry(slot, decode=False)
+        return self._retry(slot, lambda: self._mm[off:end])
 
-    def _retry(self, slot: int, decode: bool) -> tuple | bytes | None:
-        i, off, end = self._slots[slot]
-        mm = self._mm
-        got = seqlock_retry(self._words, i, (lambda: self._unpack(mm, off)) if decode else
-                            (lambda: mm[off:end]))
+    def _retry(self, slot: int, copy: Callable[[], T]) -> T | None:
+        """The slow path of both reads: the one seqlock policy, a give-up counted."""
+        i = self._slots[slot][0]
+        got = seqlock_retry(self._words, i, copy)
         if got is None and self._words[i]:
             self.give_ups += 1
         return got

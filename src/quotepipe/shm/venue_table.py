@@ -61,4 +61,4 @@ class VenueTable(InstrumentTable):
         rec = self.table.read(slot)
         if rec is None:
             return None
-        return VenueRow(*rec[:8], _order(rec[8:14]), _order(rec[14:20]))
+        return VenueRow._make((*rec[:8], _order(rec[8:14]), _order(rec[14:20])))

@@ -176,6 +176,7 @@ class PaperVenue:
                 # leave it to the trades, but nobody is ahead any more
                 o.ahead = 0.0
                 continue
+            level: float | None
             if not depth_moved and o.deep and (price < bid if o.side > 0 else price > ask):
                 level = o.level  # the depth behind the best did not move
             else:

@@ -241,8 +241,8 @@ class QuoteLoop:
         st.last_mid = mid
         st.bid_target, st.ask_target = actions[1], actions[4]
         st.ticks += 1
-        return QuoteIntent(spec.slot, now, Action(actions[0]), actions[1], actions[2],
-                           Action(actions[3]), actions[4], actions[5], weight, guard, reasons, fair)
+        return QuoteIntent(spec.slot, now, Action(int(actions[0])), actions[1], actions[2],
+                           Action(int(actions[3])), actions[4], actions[5], weight, guard, reasons, fair)
 
 
 class LegacyRunner:
