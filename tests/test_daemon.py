@@ -200,6 +200,25 @@ def test_sighup_reloads_a_good_config_and_refuses_a_bad_one(tmp_path, instance_n
         assert d.wait(60) == 0, d.log()
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to pin md and a worker apart")
+def test_a_reload_with_explicit_worker_cores_is_accepted(tmp_path, instance_name):
+    """The supervisor narrows its own affinity to the helper cores; a reload is still validated
+    against the host's CPU set as taken at start, so pinned production configs reload."""
+    md, worker = sorted(os.sched_getaffinity(0))[:2]
+    pinned = f"md: {{cpu: {md}}}\nworkers: {{count: 1, cpus: [{worker}], busy_poll: false}}\n"
+    with Daemon(tmp_path, instance_name, pinned) as d:
+        d.wait_ready()
+        workers = [p for p in d.status()["processes"] if p["role"] == "worker"]
+        assert [p["cpu"] for p in workers] == [worker]
+        d.write_config(pinned + "guards: {max_actions_per_s: 10}\n")
+        d.signal(signal.SIGHUP)
+        assert wait_for(lambda: d.status()["epoch"] == 2, 30), d.log()
+        assert "reload: config epoch 2: guards.max_actions_per_s" in d.log()
+        assert "reload refused" not in d.log()
+        d.signal(signal.SIGTERM)
+        assert d.wait(60) == 0, d.log()
+
+
 @pytest.mark.realdata
 def test_a_feed_that_stops_trips_the_stale_guard_and_pulls_every_quote(tmp_path, instance_name,
                                                                        real_recordings):

@@ -39,6 +39,7 @@ from quotepipe.workers.timing import BUFFER
 log = logging.getLogger(__name__)
 
 FLUSH_NS = 1_000_000_000       # latency buffers into the shm histograms, for status and /metrics
+DRAIN_MAX = 4096               # ring records coalesced at most before the pending instruments tick
 
 
 class VenueMirror:
@@ -164,6 +165,7 @@ class Worker(ChildProcess):
         while True:
             rec = poll()
             if rec is not None:
+                drained = 1
                 while rec is not None:
                     s = rec[0]
                     if pending[s]:
@@ -171,7 +173,10 @@ class Worker(ChildProcess):
                     else:
                         pending[s] = True
                         order.append(s)
+                    if drained == DRAIN_MAX:  # a ring that never empties still yields to the rest
+                        break
                     rec = poll()
+                    drained += 1
                 for s in order:
                     pending[s] = False
                     tick(s, True)
