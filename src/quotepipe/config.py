@@ -77,12 +77,6 @@ class Instrument(_Section, frozen=True, kw_only=True):
     def symbol(self) -> str:
         return self.id.split(":", 1)[1]
 
-    def notional_usd(self, price: float, qty: float) -> float:
-        """Order value in USD: contracts x multiplier for inverse contracts."""
-        if self.inverse:
-            return qty * self.contract_multiplier
-        return price * qty * self.contract_multiplier
-
 
 DEFAULT_INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(id="binance-spot:BTCUSDT", tick_size=0.01, lot_size=0.00001, min_notional=5.0,

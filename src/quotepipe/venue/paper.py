@@ -70,7 +70,7 @@ class PaperVenue:
         self.cancel_ns = int(vc.cancel_latency_ms * 1e6)
         self.model = queue_model(vc.queue_model, vc.prob_exponent)
         fees = vc.fees
-        self.maker_bps = [fees[s.id.split(":", 1)[0]].maker_bps if s.id.split(":", 1)[0] in fees else 0.0
+        self.maker_bps = [fees[s.venue].maker_bps if s.venue in fees else 0.0
                           for s in self.specs]
         self.on_fill = on_fill or (lambda f: None)
         self.on_order_end = on_order_end or (lambda e: None)
