@@ -14,7 +14,7 @@ from quotepipe.domain.snapshot import BookFlag
 from quotepipe.workers.dto import QuoteIntent
 from quotepipe.workers.pipeline import PipelineRunner
 from quotepipe.workers.stages import emit, fetch_md, guards, inventory, queue_aware, spread
-from tests.chain_helpers import INVERSE, LINEAR, T0, config, ctx, order, snap, state
+from tests.chain_helpers import LINEAR, T0, config, ctx, order, snap, state
 
 CFG = config()
 SPEC, INV_SPEC = instrument_specs(CFG)
@@ -296,7 +296,7 @@ def test_emit_min_notional_linear_and_inverse():
     # inverse: notional = contracts x 10 USD, whatever the price
     inv, _ = _emit({"bid_qty": 2.0, "ask_qty": 3.0, "bid_px": 99.95, "ask_px": 100.05}, spec=inv_spec)
     assert inv.bid_action == Action.NONE and (inv.ask_action, inv.ask_qty) == (Action.NEW, 3.0)
-    assert INVERSE.notional_usd(100.0, 3.0) == 30.0
+    assert INV_SPEC.notional_usd(100.0, 3.0) == 30.0
 
 
 def test_emit_compares_with_resting_orders():

@@ -22,6 +22,11 @@ class Action(IntEnum):
     KEEP = 4
 
 
+# Hot loops import the module-level names below instead of reading members off their classes
+# (on CPython 3.11 an enum member read off its class costs about 70 ns, a module global a few):
+# defined once, here.
+NONE, NEW, REPLACE, CANCEL, KEEP = Action.NONE, Action.NEW, Action.REPLACE, Action.CANCEL, Action.KEEP
+
 #: the actions that ask the venue to do something (KEEP and NONE leave it alone)
 ACTING = (Action.NEW, Action.REPLACE, Action.CANCEL)
 

@@ -22,6 +22,13 @@ class BookState(IntEnum):
     RESYNCING = 3  #: a depth gap: L2 unusable until a new snapshot; L1 still current
 
 
+# Hot loops import the module-level names below instead of reading members off their classes
+# (on CPython 3.11 an enum member read off its class costs about 70 ns, a module global a few):
+# defined once, here.
+BOOK_EMPTY, BOOK_VALID, BOOK_L1_ONLY, BOOK_RESYNCING = (
+    BookState.EMPTY, BookState.VALID, BookState.L1_ONLY, BookState.RESYNCING)
+
+
 class BookFlag:
     """What FetchMD found wrong with a snapshot (bitmask)."""
 

@@ -15,7 +15,7 @@ import logging
 from bisect import bisect_left, insort
 from collections import deque
 
-from quotepipe.domain.snapshot import LEVELS, BookState, Snapshot
+from quotepipe.domain.snapshot import BOOK_EMPTY, BOOK_L1_ONLY, BOOK_RESYNCING, BOOK_VALID, LEVELS
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, Event, Level, SnapshotEvent
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,6 @@ BUFFER_DIFFS = 5000        # diffs kept while waiting for a snapshot
 L1_ONLY_WARN_DIFFS = 1000  # diffs without any snapshot before warning "L1-only" ...
 L1_ONLY_WARN_NS = 5_000_000_000  # ... or this much receive time since the first one
 _INF = float("inf")
-# module constants: an enum member read off its class costs ~70 ns a time on Python 3.11
-_EMPTY, _VALID, _L1_ONLY, _RESYNCING = (
-    BookState.EMPTY, BookState.VALID, BookState.L1_ONLY, BookState.RESYNCING)
 
 
 class _Side:
@@ -111,7 +108,7 @@ class OrderBook:
         self.futures = futures
         self.bids = _Side(bid=True)
         self.asks = _Side(bid=False)
-        self.state = _EMPTY
+        self.state = BOOK_EMPTY
         self.last_id = -1          # u of the last applied diff (or the snapshot id)
         self._synced = False       # first diff after the snapshot applied
         self._buffer: deque[DepthEvent] = deque(maxlen=BUFFER_DIFFS)
@@ -134,8 +131,8 @@ class OrderBook:
         if uid >= self.bt_id:
             self.bt_id = uid
             self.bt = (bid, ev.bid_qty, ask, ev.ask_qty, uid)
-        if self.state is _EMPTY:
-            self.state = _L1_ONLY
+        if self.state is BOOK_EMPTY:
+            self.state = BOOK_L1_ONLY
         if bid >= ask > 0:
             self.crossed += 1
 
@@ -145,7 +142,7 @@ class OrderBook:
         self.asks.seed(ev.asks)
         self.last_id = ev.last_update_id
         self._synced = False
-        self.state = _RESYNCING  # until a diff bridges the snapshot
+        self.state = BOOK_RESYNCING  # until a diff bridges the snapshot
         buffered = list(self._buffer)
         self._buffer.clear()
         for diff in buffered:
@@ -164,10 +161,10 @@ class OrderBook:
                 self._warned_l1_only = True
                 log.warning("%s: %d depth diffs and no depth snapshot: running L1-only (bookTicker) "
                             "until a snapshot arrives", self.inst, self._diffs_without_snapshot)
-            if self.state is _EMPTY:
-                self.state = _L1_ONLY
+            if self.state is BOOK_EMPTY:
+                self.state = BOOK_L1_ONLY
             return False
-        if self.state is _RESYNCING and not self._synced and self.last_id < 0:
+        if self.state is BOOK_RESYNCING and not self._synced and self.last_id < 0:
             self._buffer.append(ev)  # gap: wait for the next snapshot
             return False
         return self._apply(ev)
@@ -183,7 +180,7 @@ class OrderBook:
                 self._gap(ev)
                 return False
             self._synced = True
-            self.state = _VALID
+            self.state = BOOK_VALID
         elif (ev.prev_id != lid) if self.futures else (ev.first_id != lid + 1):
             self._gap(ev)
             return False
@@ -202,7 +199,7 @@ class OrderBook:
         self.asks.clear()
         self._synced = False
         self.last_id = -1
-        self.state = _RESYNCING
+        self.state = BOOK_RESYNCING
         self._buffer.clear()
         self._buffer.append(ev)
 
@@ -213,7 +210,7 @@ class OrderBook:
 
     def l1(self) -> tuple[float, float, float, float, int]:
         """Best bid px/qty, ask px/qty and update id from the freshest source."""
-        if self.state is _VALID and self.last_id >= self.bt_id:
+        if self.state is BOOK_VALID and self.last_id >= self.bt_id:
             bt, at = self.bids.top, self.asks.top
             if bt and at:
                 b, a = -bt[0], at[0]
@@ -222,7 +219,7 @@ class OrderBook:
 
     def levels(self) -> tuple[float, ...]:
         """Top levels: 5 bid px, 5 bid qty, 5 ask px, 5 ask qty (zeros where absent)."""
-        if self.state is not _VALID:
+        if self.state is not BOOK_VALID:
             bid, bid_qty, ask, ask_qty, _ = self.bt
             pad = (0.0,) * (LEVELS - 1)
             return (bid, *pad, bid_qty, *pad, ask, *pad, ask_qty, *pad)
@@ -236,7 +233,7 @@ class OrderBook:
 
     def qty_at(self, side: int, price: float) -> float | None:
         """Quantity resting at ``price`` (side +1 bid, -1 ask); None when L2 is not valid."""
-        if self.state is not _VALID:
+        if self.state is not BOOK_VALID:
             return None
         return (self.bids if side > 0 else self.asks).qty.get(price, 0.0)
 
@@ -294,11 +291,3 @@ class BookSet:
         px, qty, side, trade_ns = self.last_trade[i]
         return (bid, bid_qty, ask, ask_qty, px, qty, side, trade_ns, self.exch_ns[i],
                 self.recv_ns[i], publish_ns, int(self.books[i].state), max(update_id, 0), self.md_seq[i])
-
-    def snapshot(self, i: int, publish_ns: int, l1: tuple) -> Snapshot:
-        """``l1_record`` as the chain's ``Snapshot``, built in one call (replay's per-tick input)."""
-        bid, bid_qty, ask, ask_qty, update_id = l1
-        px, qty, side, trade_ns = self.last_trade[i]
-        return Snapshot(bid, bid_qty, ask, ask_qty, px, qty, side, trade_ns, self.exch_ns[i], self.recv_ns[i],
-                        publish_ns, int(self.books[i].state), update_id if update_id > 0 else 0,
-                        self.md_seq[i])

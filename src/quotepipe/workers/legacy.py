@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from time import perf_counter_ns
+from typing import Any
 
 from quotepipe.config import Config
 from quotepipe.domain.guards import FLAG_BLACKLISTED, FLAG_HALTED, PULL_REASONS, Guard, Reason
@@ -162,7 +163,7 @@ class QuoteLoop:
         tick = spec.tick
         weight = ctx.weight
         rb, ra = ctx.bid, ctx.ask
-        actions = [Action.NONE, 0.0, 0.0, Action.NONE, 0.0, 0.0]
+        actions: list[Any] = [Action.NONE, 0.0, 0.0, Action.NONE, 0.0, 0.0]
         if guard == Guard.HOLD:
             if rb is not None:
                 actions[0:3] = [Action.KEEP, rb.price, rb.qty]
@@ -241,8 +242,8 @@ class QuoteLoop:
         st.last_mid = mid
         st.bid_target, st.ask_target = actions[1], actions[4]
         st.ticks += 1
-        return QuoteIntent(spec.slot, now, Action(int(actions[0])), actions[1], actions[2],
-                           Action(int(actions[3])), actions[4], actions[5], weight, guard, reasons, fair)
+        return QuoteIntent(spec.slot, now, Action(actions[0]), actions[1], actions[2],
+                           Action(actions[3]), actions[4], actions[5], weight, guard, reasons, fair)
 
 
 class LegacyRunner:

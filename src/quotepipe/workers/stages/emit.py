@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from quotepipe.domain.guards import Guard
+from quotepipe.domain.guards import HOLD
 from quotepipe.domain.instrument import InstrumentSpec, round_ask, round_bid, round_lot
-from quotepipe.domain.orders import Action, RestingOrder
+from quotepipe.domain.orders import ACTING, CANCEL, KEEP, NEW, NONE, REPLACE, Action, RestingOrder
 from quotepipe.workers.dto import (
     GuardDecision,
     InstrumentState,
@@ -25,10 +25,6 @@ from quotepipe.workers.dto import (
     TickContext,
 )
 
-_NONE, _NEW, _REPLACE, _CANCEL, _KEEP = (
-    Action.NONE, Action.NEW, Action.REPLACE, Action.CANCEL, Action.KEEP)
-_HOLD = Guard.HOLD
-
 
 def _side(px: float, qty: float, resting: RestingOrder | None, spec: InstrumentSpec,
           weight: float) -> tuple[Action, float, float]:
@@ -36,12 +32,12 @@ def _side(px: float, qty: float, resting: RestingOrder | None, spec: InstrumentS
     if qty > 0.0 and spec.notional_usd(px, qty) < spec.min_notional:
         qty = 0.0
     if qty <= 0.0:
-        return (_NONE if resting is None else _CANCEL), 0.0, 0.0
+        return (NONE if resting is None else CANCEL), 0.0, 0.0
     if resting is None:
-        return _NEW, px, qty
+        return NEW, px, qty
     if resting.price == px and resting.qty == qty:
-        return _KEEP, px, qty
-    return _REPLACE, px, qty
+        return KEEP, px, qty
+    return REPLACE, px, qty
 
 
 def emit(qd: QueueDecision, gd: GuardDecision, sd: SpreadDecision, state: InstrumentState,
@@ -49,21 +45,21 @@ def emit(qd: QueueDecision, gd: GuardDecision, sd: SpreadDecision, state: Instru
          sink: Callable[[QuoteIntent], object]) -> tuple[QuoteIntent, InstrumentState]:
     bid, ask = ctx.bid, ctx.ask
     weight = ctx.weight
-    if gd.guard == _HOLD:
-        ba, bp, bq = (_NONE, 0.0, 0.0) if bid is None else (_KEEP, bid.price, bid.qty)
-        aa, ap, aq = (_NONE, 0.0, 0.0) if ask is None else (_KEEP, ask.price, ask.qty)
+    if gd.guard == HOLD:
+        ba, bp, bq = (NONE, 0.0, 0.0) if bid is None else (KEEP, bid.price, bid.qty)
+        aa, ap, aq = (NONE, 0.0, 0.0) if ask is None else (KEEP, ask.price, ask.qty)
     else:
         if qd.bid_keep:
-            ba, bp, bq = _KEEP, bid.price, bid.qty  # type: ignore[union-attr]
+            ba, bp, bq = KEEP, bid.price, bid.qty  # type: ignore[union-attr]
         else:
             ba, bp, bq = _side(round_bid(qd.bid_px, spec.tick, spec.digits), qd.bid_qty, bid, spec,
                                weight)
         if qd.ask_keep:
-            aa, ap, aq = _KEEP, ask.price, ask.qty  # type: ignore[union-attr]
+            aa, ap, aq = KEEP, ask.price, ask.qty  # type: ignore[union-attr]
         else:
             aa, ap, aq = _side(round_ask(qd.ask_px, spec.tick, spec.digits), qd.ask_qty, ask, spec,
                                weight)
-    spent = (_NONE < ba < _KEEP) + (_NONE < aa < _KEEP)
+    spent = (ba in ACTING) + (aa in ACTING)
     tokens = gd.tokens - spent
     intent = QuoteIntent(spec.slot, ctx.now_ns, ba, bp, bq, aa, ap, aq, weight, gd.guard,
                          gd.reasons, sd.fair)

@@ -11,11 +11,9 @@ that reduces the position is quoted; PULL and HOLD quote nothing new.
 from __future__ import annotations
 
 from quotepipe.config import InventoryConfig
-from quotepipe.domain.guards import Guard
+from quotepipe.domain.guards import HOLD, PULL, REDUCE_ONLY
 from quotepipe.domain.instrument import InstrumentSpec
 from quotepipe.workers.dto import GuardDecision, InventoryDecision, SpreadDecision, TickContext
-
-_PULL, _HOLD, _REDUCE = Guard.PULL, Guard.HOLD, Guard.REDUCE_ONLY
 
 
 def inventory(sd: SpreadDecision, gd: GuardDecision, ctx: TickContext, spec: InstrumentSpec,
@@ -29,7 +27,7 @@ def inventory(sd: SpreadDecision, gd: GuardDecision, ctx: TickContext, spec: Ins
     shift = (cfg.skew_bps if cfg.skew == "linear" else sd.model_skew_bps) * q
     reservation = sd.fair * (1.0 - shift * 1e-4)
     guard = gd.guard
-    if guard in (_PULL, _HOLD):
+    if guard in (PULL, HOLD):
         return InventoryDecision(q, reservation, 0.0, 0.0, 0.0, 0.0)
     h = sd.half_spread_bps * 1e-4
     base = spec.base_qty
@@ -39,7 +37,7 @@ def inventory(sd: SpreadDecision, gd: GuardDecision, ctx: TickContext, spec: Ins
     ask_qty = base * (1.0 + f * q)
     bid_qty = 0.0 if bid_qty < 0.0 else (cap if bid_qty > cap else bid_qty)
     ask_qty = 0.0 if ask_qty < 0.0 else (cap if ask_qty > cap else ask_qty)
-    reduce_only = guard == _REDUCE
+    reduce_only = guard == REDUCE_ONLY
     if q >= 1.0 or (reduce_only and position > 0.0):
         bid_qty = 0.0
     if q <= -1.0 or (reduce_only and position < 0.0):
