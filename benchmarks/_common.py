@@ -47,5 +47,6 @@ def emit(figures: dict[str, Any], json_path: str | None, lines: list[str]) -> No
     for line in lines:
         print(line)
     if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps({**figures, "host": host()}, indent=2) + "\n")
         print(f"wrote {json_path}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from quotepipe.domain.guards import FLAG_BLACKLISTED
@@ -86,6 +86,8 @@ def test_clamp_keeps_the_mean_at_one_where_possible():
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.floats(0.0, 50.0), min_size=1, max_size=12), st.floats(0.05, 1.0), st.floats(1.01, 4.0))
+@example([5e-324], 1.0, 2.0)        # kinks at inf: the scale must stay inside the searched range
+@example([0.0, 5e-324], 1.0, 2.0)   # (hypothesis found both)
 def test_clamp_solves_for_the_scale_exactly(raw, lo, hi):
     """Inside the bounds, order kept, and the mean is 1 whenever a scale can reach it."""
     w = np.array(raw)

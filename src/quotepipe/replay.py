@@ -89,7 +89,7 @@ class Replay:
         progress = self.progress
         on_book, on_trade = venue.on_book, venue.on_trade
         on_mid, markout_due = board.on_mid, board.due_ns
-        tick = self.engine.tick
+        need, run = self.engine.gate.need, self.engine.run
         l1_record = books.l1_record
         venue_version = venue.version
         t0 = time.perf_counter()
@@ -114,7 +114,9 @@ class Replay:
                     on_mid(i, now, mid)
                 if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board):
                     weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
-                tick(i, l1_record(i, 0, l1), now, weight_of[i], flags_of[i], venue_version[i])
+                weight = weight_of[i]
+                if need(i, l1[:4], venue_version[i], weight, now):
+                    run(i, l1_record(i, 0, l1), now, weight, flags_of[i])
             if progress and time.perf_counter() > next_progress:  # once a batch, not per event
                 next_progress += 0.5
                 self._show_progress(events, time.perf_counter() - t0, batch[-1].recv_ns)

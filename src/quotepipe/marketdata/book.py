@@ -290,4 +290,5 @@ class BookSet:
         bid, bid_qty, ask, ask_qty, update_id = l1 or self.books[i].l1()
         px, qty, side, trade_ns = self.last_trade[i]
         return (bid, bid_qty, ask, ask_qty, px, qty, side, trade_ns, self.exch_ns[i],
-                self.recv_ns[i], publish_ns, int(self.books[i].state), max(update_id, 0), self.md_seq[i])
+                self.recv_ns[i], publish_ns, int(self.books[i].state),
+                update_id if update_id > 0 else 0, self.md_seq[i])

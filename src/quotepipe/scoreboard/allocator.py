@@ -25,6 +25,9 @@ from quotepipe.domain.guards import FLAG_BLACKLISTED
 from quotepipe.scoreboard.metrics import Scoreboard
 
 
+C_MAX = 1e12  #: the scales searched lie in [1 / C_MAX, C_MAX]
+
+
 def clamp_mean_one(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """``clip(c * w, lo, hi)`` with the one scale ``c`` that makes the mean 1.
 
@@ -43,17 +46,18 @@ def clamp_mean_one(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
     def total(c: float) -> float:
         return sum(min(max(c * x, lo), hi) for x in xs)
 
-    if total(1e12) < n:
+    if total(C_MAX) < n:
         return np.full(n, hi)
-    if total(1e-12) > n:
+    if total(1 / C_MAX) > n:
         return np.full(n, lo)
     left = 0.0
-    for right in sorted({b / x for x in xs if x > 0.0 for b in (lo, hi)}):
+    # the kinks inside the searched range (a weight near the smallest float puts its kinks past
+    # it, or at inf); the range's end is the last candidate, where total >= n was checked above
+    kinks = {k for x in xs if x > 0.0 for k in (lo / x, hi / x) if k < C_MAX}
+    for right in (*sorted(kinks), C_MAX):
         if total(right) >= n:
             break
         left = right
-    else:  # pragma: no cover - total(1e12) >= n puts the crossing before the last kink
-        right = left
     mid = (left + right) / 2
     slope = sum(x for x in xs if lo < mid * x < hi)
     fixed = sum(min(max(mid * x, lo), hi) for x in xs if not lo < mid * x < hi)

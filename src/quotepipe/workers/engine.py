@@ -59,6 +59,7 @@ class TickEngine:
         self.shards = shards
         self.slots = list(range(n)) if slots is None else list(slots)
         self.venue = venue
+        self._position, self._cash, self._resting = venue.position, venue.cash, venue.resting
         self.on_acting = on_acting
         self.stats = stats
         self.gate = TickGate(n, cfg.pipeline.max_tick_interval_ms)
@@ -67,10 +68,10 @@ class TickEngine:
         self.mismatches_retired = 0   # shadow mismatches of runners a mode change retired
         self.ticks = [0] * n
         self.intents = [0] * n        # ticks whose intent acted
-        self.guard_counts = [0] * len(Guard)
-        self.action_counts = [0] * len(Action)
-        self.reason_masks: dict[int, int] = {}   # reason bitmask -> ticks; expanded when read
-        self.acted = False            # the last tick's intent acted
+        # ticks by outcome: guard << 6 | bid action << 3 | ask action, and by reason bitmask;
+        # one increment a tick, expanded into per-guard, per-action, per-reason counts when read
+        self.outcomes = [0] * (len(Guard) << 6)
+        self.reason_masks: dict[int, int] = {}
         self.record: list[TickInput] | None = None  # set to a list to keep every tick's inputs
         self.configure(cfg, modes)
 
@@ -103,33 +104,33 @@ class TickEngine:
 
     # ---------------------------------------------------------------- the tick
     def _sink(self, intent: QuoteIntent) -> None:
-        ba, aa = intent.bid_action, intent.ask_action
-        counts = self.action_counts
-        counts[ba] += 1
-        counts[aa] += 1
-        if ba in ACTING or aa in ACTING:
-            self.acted = True
+        if intent.bid_action in ACTING or intent.ask_action in ACTING:
             self.intents[intent.slot] += 1
             self.on_acting(intent)
 
     def tick(self, slot: int, rec: tuple, now: int, weight: float, flags: int, venue_version: int,
              halted: bool = False) -> QuoteIntent | None:
         """One tick of ``slot`` on its L1 record ``rec`` at event time ``now``; None when the
-        gate skips it."""
+        gate skips it. A caller that builds the record only for a tick that runs (replay) asks
+        ``gate.need`` itself, then calls ``run``."""
         if not self.gate.need(slot, rec[:4], venue_version, weight, now):
             return None
-        venue = self.venue
-        position = venue.position[slot]
+        return self.run(slot, rec, now, weight, flags, halted)
+
+    def run(self, slot: int, rec: tuple, now: int, weight: float, flags: int,
+            halted: bool = False) -> QuoteIntent:
+        """Steps 2-4 of a tick the gate let through."""
+        position = self._position[slot]
+        resting = self._resting
         mid = (rec[BID_PX] + rec[ASK_PX]) * 0.5
-        ctx = TickContext(now, position, pnl_usd(self.specs[slot], venue.cash[slot], position, mid),
-                          weight, flags, halted, venue.resting(slot, BID), venue.resting(slot, ASK))
+        ctx = TickContext(now, position, pnl_usd(self.specs[slot], self._cash[slot], position, mid),
+                          weight, flags, halted, resting(slot, BID), resting(slot, ASK))
         snap = Snapshot(*rec)
         if self.record is not None:
             self.record.append((slot, snap, ctx))
-        self.acted = False
         intent = self.runner_of[slot].tick(slot, snap, ctx)  # type: ignore[union-attr]
         self.ticks[slot] += 1
-        self.guard_counts[intent.guard] += 1
+        self.outcomes[intent.guard << 6 | intent.bid_action << 3 | intent.ask_action] += 1
         reasons = intent.reasons
         if reasons:
             masks = self.reason_masks
@@ -161,11 +162,18 @@ class TickEngine:
         """The engine's totals under the worker stats block's counter names."""
         out = {"ticks": sum(self.ticks), "intents": sum(self.intents),
                "shadow_mismatches": self.mismatches}
+        guards = [0] * len(Guard)
+        actions = [0] * len(Action)
+        for k, n in enumerate(self.outcomes):
+            if n:
+                guards[k >> 6] += n
+                actions[k >> 3 & 7] += n
+                actions[k & 7] += n
         for a in Action:
             if a != Action.NONE:
-                out[f"action_{a.name.lower()}"] = self.action_counts[a]
+                out[f"action_{a.name.lower()}"] = actions[a]
         for g in Guard:
-            out[f"guard_{g.name.lower()}"] = self.guard_counts[g]
+            out[f"guard_{g.name.lower()}"] = guards[g]
         for name, n in zip(Reason.NAMES, self.reason_counts(), strict=True):
             out[f"reason_{name}"] = n
         return out

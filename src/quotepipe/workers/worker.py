@@ -139,11 +139,12 @@ class Worker(ChildProcess):
         if version != self.mirror.seen[slot] and version and not version & 1:  # 0: never written
             self._load_venue(slot, version)
         engine = self.engine
+        intents = engine.intents[slot]
         if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], self.halted) is None:
             return
         if not from_md:
             self.timer_ticks[slot] += 1
-        elif engine.acted:
+        elif engine.intents[slot] != intents:  # the tick's intent acted: it is on the ring
             n = self.md_n
             self.md_to_intent[n] = clock() - publish_ns
             self.md_n = n = n + 1
