@@ -1,4 +1,11 @@
-"""The legacy QuoteLoop and the stage chain give identical intents; shadow mode counts differences."""
+"""The legacy QuoteLoop and the stage chain give identical intents; shadow mode counts differences.
+
+The legacy loop is the frozen reference of the old behaviour: these tests are pinned to the
+feature set it has (the config space ``configs`` draws: four spread models, mid or microprice,
+linear or model skew, the guard, queue and inventory settings below). A quoting feature added
+to the pipeline later is not added to legacy nor drawn here; shadow mode reports the
+differences it makes, which is its job.
+"""
 
 from __future__ import annotations
 

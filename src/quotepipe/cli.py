@@ -16,6 +16,10 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+class UsageError(Exception):
+    """Bad input found after parsing: a message, exit 2, no traceback."""
+
+
 def config_summary(cfg: Config, source: str) -> str:
     modes = shard_modes(cfg)
     shards = {s: [cfg.instruments[i].id for i in slots]
@@ -151,6 +155,132 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cores(text: str | None) -> list[int | None]:
+    """``--cores 2,3`` or ``2-5``; default: the last core this process may use (off core 0)."""
+    if not text:
+        return [host_cpus()[-1]]
+    out: list[int | None] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        if not lo.strip().isdigit() or (hi and not hi.strip().isdigit()):
+            raise UsageError(f"--cores: expected core numbers like 2,3 or 2-5, got {text!r}")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    missing = [c for c in out if c not in host_cpus()]
+    if missing:
+        raise UsageError(f"--cores: {missing} not among this host's CPUs {host_cpus()}")
+    return out
+
+
+def _progress() -> object:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(text: str) -> None:
+        sys.stderr.write(f"\r\x1b[K{text}")
+        sys.stderr.flush()
+    return show
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from quotepipe.gate.runner import GateError
+
+    try:
+        return _bench(args)
+    except GateError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from quotepipe.config import default_config
+    from quotepipe.gate.bench import run_bench
+    from quotepipe.gate.report import format_bench
+
+    cfg = load_config(args.config) if args.config else default_config()
+    if args.replicates < 1 or args.ticks < 0:
+        print("quotepipe: --replicates must be >= 1 and --ticks >= 0", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    cores = _cores(args.cores)
+    report = run_bench(cfg, args.paths, args.replicates, args.ticks, cores,
+                       events=None if args.paths else args.events, progress=_progress())  # type: ignore[arg-type]
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(format_bench(report))
+    if args.json:
+        write_json(args.json, report)
+    return EXIT_FAILED if report["over_budget"] else EXIT_OK
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from quotepipe.gate.runner import GateError
+
+    try:
+        return _gate(args)
+    except GateError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from quotepipe.config import default_config
+    from quotepipe.gate import ab, host
+    from quotepipe.gate.decide import EXIT_CODES
+    from quotepipe.gate.report import format_gate
+
+    cfg = load_config(args.config) if args.config else default_config()
+    if args.host_check:
+        checks = host.host_check([c for c in _cores(args.cores) if c is not None])
+        ok = host.can_resolve_wall_time(checks)
+        if args.json:
+            write_json(args.json, {"can_gate_wall_time": ok, "checks": host.as_dict(checks)})
+        for c in checks:
+            print(f"{'ok ' if c.ok else 'NO '} {c.name}: {c.detail}"
+                  + ("" if c.ok else f"\n    to fix: {c.advice}"))
+        print("this host can gate wall time at 3%" if ok else
+              "this host cannot gate wall time at 3%: wall-time verdicts here are inconclusive; "
+              "use --counter instructions")
+        return EXIT_OK if ok else 3
+    counter = args.counter
+    threshold = args.threshold if args.threshold is not None else (2.0 if counter == "instructions" else 3.0)
+    if threshold <= 0:
+        print("quotepipe: --threshold: expected a percentage > 0", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    events = None if args.paths else args.events
+    if args.baseline or args.current:
+        if not (args.baseline and args.current):
+            print("quotepipe: --baseline and --current go together", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        files = []
+        for path in (args.baseline, args.current):
+            try:
+                data = json.loads(open(path, encoding="utf-8").read())  # noqa: SIM115
+            except (OSError, ValueError) as exc:
+                print(f"quotepipe: {path}: cannot read a bench report: {exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            if not isinstance(data, dict) or data.get("kind") != "quotepipe-bench":
+                print(f"quotepipe: {path}: not a quotepipe bench report (quotepipe bench --json)",
+                      file=sys.stderr)
+                return EXIT_BAD_INPUT
+            files.append(data)
+        report = ab.compare_files(files[0], files[1], threshold, cfg)
+    elif args.against:
+        progress = _progress()
+        if counter == "instructions":
+            report = ab.instruction_gate(cfg, args.against, args.paths, events, args.ticks or 3000,
+                                         threshold, progress)  # type: ignore[arg-type]
+        else:
+            report = ab.wall_gate(cfg, args.against, args.paths, events, args.ticks, _cores(args.cores),
+                                  threshold, args.max_replicates, args.seed, progress)  # type: ignore[arg-type]
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+    else:
+        print("quotepipe gate: give --against REF, --baseline FILE --current FILE, or --host-check",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(format_gate(report))
+    if args.json:
+        write_json(args.json, report)
+    return EXIT_CODES[report["verdict"]]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quotepipe",
@@ -203,6 +333,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("bench", help="stage latency of the chain in fresh pinned processes (replicates)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="recordings; none: the synthetic scenario")
+    p.add_argument("-c", "--config", help="YAML config (budgets, chain settings)")
+    p.add_argument("--replicates", type=int, default=5, metavar="N", help="fresh processes (default 5)")
+    p.add_argument("--ticks", type=int, default=0, metavar="N", help="ticks per replicate (default: all)")
+    p.add_argument("--events", type=int, default=20_000, metavar="N",
+                   help="synthetic events the workload is built from (default 20,000)")
+    p.add_argument("--cores", metavar="LIST", help="cores to pin replicates to, in turn (default: the last)")
+    p.add_argument("--json", metavar="OUT", help="write the bench report as JSON")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("gate", help="the perf gate: pass, fail (regression named) or inconclusive")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="recordings for the workload; none: synthetic")
+    p.add_argument("-c", "--config", help="YAML config (budgets, chain settings)")
+    p.add_argument("--against", metavar="REF", help="A/B: this git ref against the working tree")
+    p.add_argument("--counter", choices=["wall", "instructions"], default="wall",
+                   help="wall time (a tuned host) or instruction counts under valgrind (CI)")
+    p.add_argument("--baseline", metavar="FILE", help="compare two bench reports: the reference")
+    p.add_argument("--current", metavar="FILE", help="compare two bench reports: the candidate")
+    p.add_argument("--threshold", type=float, default=None, metavar="PCT",
+                   help="regression threshold in percent (default 3, instructions 2)")
+    p.add_argument("--host-check", action="store_true", help="can this host gate wall time at 3%%?")
+    p.add_argument("--ticks", type=int, default=0, metavar="N",
+                   help="ticks per replicate (default: all; instructions: 3000)")
+    p.add_argument("--events", type=int, default=20_000, metavar="N",
+                   help="synthetic events the workload is built from (default 20,000)")
+    p.add_argument("--cores", metavar="LIST", help="cores to pin replicates to, in turn (default: the last)")
+    p.add_argument("--max-replicates", type=int, default=15, metavar="N",
+                   help="wall time: at most this many replicates a side (default 15)")
+    p.add_argument("--seed", type=int, default=None, help="wall time: seed of the interleaving order")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.set_defaults(func=cmd_gate)
+
     return parser
 
 
@@ -212,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"quotepipe: config error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UsageError as exc:  # a bad option value the parser could not see, or bad gate input
+        print(f"quotepipe: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # e.g. `quotepipe config default | head`
         return EXIT_OK

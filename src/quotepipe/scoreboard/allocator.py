@@ -24,7 +24,6 @@ from quotepipe.config import AllocatorConfig, ScoreboardConfig
 from quotepipe.domain.guards import FLAG_BLACKLISTED
 from quotepipe.scoreboard.metrics import Scoreboard
 
-
 C_MAX = 1e12  #: the scales searched lie in [1 / C_MAX, C_MAX]
 
 

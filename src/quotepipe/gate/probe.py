@@ -1,0 +1,158 @@
+"""The measured process of the perf gate: one replicate of one tree's stage chain.
+
+Run as a script, with the tree being measured first on ``PYTHONPATH``; it may
+be an older commit than the gate itself, so it imports only what every tree
+since the stage chain has (the config, the stage DTOs, ``PipelineRunner``),
+with fallbacks where a module moved. The workload file (``gate.workload``'s
+ticks, msgpack) is built once by the candidate and decoded here into the
+measured tree's own types, so both sides time exactly the same inputs.
+
+    probe.py time WORKLOAD --ticks N [--cpu C]    one wall-time replicate: JSON on stdout
+    probe.py count WORKLOAD --ticks N --extra X   for cachegrind: every stage once, X twice
+
+``time``: a warm-up pass, then a fresh runner times every tick per stage and
+the whole tick into the same integer-ns histograms the workers use.
+
+``count``: the stages' inputs are captured by running the tree's own
+``PipelineRunner`` over the ticks with each stage function wrapped; then each
+stage runs once over its captured inputs (pure functions, so every pass is the
+same work), the whole runner once more on a fresh state, and an empty loop
+over the same arguments; ``--extra`` repeats one of them. Under cachegrind, the
+instructions of ``--extra X`` minus those of ``--extra none`` are X's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+STAGES = ("fetch_md", "spread", "guards", "inventory", "queue_aware", "emit")
+EXTRAS = ("none", "loop", "tick_total", *STAGES)
+
+
+def _types() -> tuple[Any, Any]:
+    from quotepipe.workers.dto import TickContext
+
+    try:
+        from quotepipe.domain.snapshot import Snapshot
+    except ImportError:  # trees before the domain floor
+        from quotepipe.shm.snapshots import Snapshot
+    return Snapshot, TickContext
+
+
+def _worker_stats() -> Any:
+    try:
+        from quotepipe.shm.catalog import WORKER_STATS
+    except ImportError:  # trees before the domain floor
+        from quotepipe.workers.timing import WORKER_STATS  # type: ignore[attr-defined,no-redef]
+    return WORKER_STATS
+
+
+def load(path: str, ticks: int) -> list[tuple[int, Any, Any]]:
+    import msgspec
+
+    snapshot, context = _types()
+    with open(path, "rb") as f:
+        data = f.read()
+    decoded: list[tuple[int, Any, Any]] = msgspec.msgpack.decode(
+        data, type=list[tuple[int, snapshot, context]])  # type: ignore[valid-type]
+    return decoded[:ticks] if ticks else decoded
+
+
+def _discard(intent: object) -> None:
+    return None
+
+
+def time_replicate(workload: list[tuple[int, Any, Any]], cpu: int | None) -> dict[str, Any]:
+    from quotepipe.config import Config
+    from quotepipe.shm.stats import StatsBlock
+    from quotepipe.workers.pipeline import PipelineRunner
+
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+    cfg = Config()
+    warm = PipelineRunner(cfg, _discard)
+    for slot, snap, ctx in workload:
+        warm.tick(slot, snap, ctx)
+    stats = StatsBlock.local(_worker_stats())
+    runner = PipelineRunner(cfg, _discard, stats)
+    runner.times.deadline_ns = int(cfg.stage_budgets.deadline_us * 1000)
+    for slot, snap, ctx in workload:
+        runner.tick(slot, snap, ctx)
+    runner.times.flush()
+    summary = stats.summary((50, 95, 99))
+    figures = {name: {k: v for k, v in summary[name].items()}
+               for name in (*STAGES, "tick_total")}
+    return {"ticks": len(workload), "figures": figures,
+            "deadline_misses": runner.times.deadline_misses, "cpu": cpu}
+
+
+def count_run(workload: list[tuple[int, Any, Any]], extra: str) -> None:
+    from quotepipe.config import Config
+    from quotepipe.workers import pipeline
+    from quotepipe.workers.pipeline import PipelineRunner
+
+    cfg = Config()
+    captured: dict[str, list[tuple[Any, ...]]] = {name: [] for name in STAGES}
+    originals: dict[str, Callable[..., Any]] = {name: getattr(pipeline, name) for name in STAGES}
+
+    def recorder(name: str) -> Callable[..., Any]:
+        fn, store = originals[name], captured[name]
+
+        def record(*args: Any) -> Any:
+            store.append(args)
+            return fn(*args)
+        return record
+
+    for name in STAGES:
+        setattr(pipeline, name, recorder(name))
+    capture = PipelineRunner(cfg, _discard)
+    for slot, snap, ctx in workload:
+        capture.tick(slot, snap, ctx)
+    for name in STAGES:
+        setattr(pipeline, name, originals[name])
+
+    def noop(*args: Any) -> None:
+        return None
+
+    def run(what: str) -> None:
+        if what == "tick_total":
+            runner = PipelineRunner(cfg, _discard)
+            for slot, snap, ctx in workload:
+                runner.tick(slot, snap, ctx)
+        elif what == "loop":
+            for args in captured["guards"]:
+                noop(*args)
+        elif what != "none":
+            fn = originals[what]
+            for args in captured[what]:
+                fn(*args)
+
+    for what in ("loop", "tick_total", *STAGES):
+        run(what)
+    run(extra)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="probe.py")
+    p.add_argument("mode", choices=("time", "count"))
+    p.add_argument("workload")
+    p.add_argument("--ticks", type=int, default=0)
+    p.add_argument("--cpu", type=int, default=None)
+    p.add_argument("--extra", choices=EXTRAS, default="none")
+    args = p.parse_args(argv)
+    workload = load(args.workload, args.ticks)
+    if args.mode == "time":
+        json.dump(time_replicate(workload, args.cpu), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        count_run(workload, args.extra)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
