@@ -132,3 +132,19 @@ def test_the_committed_baseline_holds_the_config_budgets_and_a_fingerprinted_mea
     assert data["budgets_us"] == {**expected, "tick_total": b.tick_total_us}
     assert data["kind"] == "quotepipe-bench" and data["fingerprint"]["cpu_model"]
     assert data["over_budget"] == [] and data["replicates"] >= 5
+
+
+def test_the_wall_time_gate_on_an_untuned_host_is_inconclusive(tmp_path):
+    """A/A on wall time: a base commit in a worktree against this tree, interleaved; this shared
+    host cannot resolve 3%, so the answer is inconclusive (never a failure), with the reasons."""
+    out = tmp_path / "wall.json"
+    r = run_cli("gate", "--against", "HEAD", "--ticks", "1000", "--max-replicates", "5", "--seed", "3",
+                "--json", str(out), timeout=600)
+    report = json.loads(out.read_text())
+    can = all(c["ok"] for c in report["host_check"])
+    assert r.returncode == (3 if not can else r.returncode) and r.returncode in (0, 3), r.stdout + r.stderr
+    assert report["counter"] == "wall" and len(report["findings"]) == 14
+    assert report["runs"][0]["replicates"] >= 5
+    if not can:
+        assert all(f["verdict"] == "inconclusive" for f in report["findings"])
+        assert "cannot resolve wall time" in r.stdout

@@ -20,6 +20,7 @@ def format_gate(r: dict[str, Any]) -> str:
     else:
         lines.append(f"{'figure':<26}{'base':>9}{'current':>9}{'ratio':>8}{'95% CI':>15}{'p':>8}"
                      f"{'n':>7}  verdict")
+    last_reason = ""
     for f in r["findings"]:
         if counts:
             lines.append(f"{f['figure']:<26}{_num(f['base'], ',.0f'):>12}{_num(f['current'], ',.0f'):>12}"
@@ -29,8 +30,9 @@ def format_gate(r: dict[str, Any]) -> str:
             lines.append(f"{f['figure']:<26}{_num(f['base'], '.3f'):>9}{_num(f['current'], '.3f'):>9}"
                          f"{_num(f['ratio'], '.3f'):>8}{ci:>15}{_num(f['p'], '.3g'):>8}"
                          f"{f['n_base']:>3}/{f['n_current']:<3}  {f['verdict']}")
-        if f["verdict"] != "pass" and f["reason"]:
-            lines.append(f"    {f['reason']}")
+        if f["verdict"] != "pass" and f["reason"] and f["reason"] != last_reason:
+            lines.append(f"    {f['reason']}")  # once, for the figures below that share it
+            last_reason = f["reason"]
     for b in r.get("over_budget", []):
         lines.append(f"OVER BUDGET: {b['stage']} p95 {b['p95_us']:.3f} us > {b['budget']} = "
                      f"{b['budget_us']:g} us")
