@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from quotepipe.config import Config, ConfigError, dump_config, load_config, shard_modes
 from quotepipe.domain.shards import ShardMap
@@ -171,7 +172,7 @@ def _cores(text: str | None) -> list[int | None]:
     return out
 
 
-def _progress() -> object:
+def _progress() -> Callable[[str], None] | None:
     if not sys.stderr.isatty():
         return None
 
@@ -181,16 +182,22 @@ def _progress() -> object:
     return show
 
 
+def gate_input(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """The gate's bad input (a ref that does not resolve, no valgrind) is a user error: exit 2."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from quotepipe.gate.runner import GateError
+
+        try:
+            return command(args)
+        except GateError as exc:
+            raise UsageError(str(exc)) from None
+    return run
+
+
+@gate_input
 def cmd_bench(args: argparse.Namespace) -> int:
-    from quotepipe.gate.runner import GateError
-
-    try:
-        return _bench(args)
-    except GateError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _bench(args: argparse.Namespace) -> int:
     from quotepipe.config import default_config
     from quotepipe.gate.bench import run_bench
     from quotepipe.gate.report import format_bench
@@ -201,7 +208,7 @@ def _bench(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     cores = _cores(args.cores)
     report = run_bench(cfg, args.paths, args.replicates, args.ticks, cores,
-                       events=None if args.paths else args.events, progress=_progress())  # type: ignore[arg-type]
+                       events=None if args.paths else args.events, progress=_progress())
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     print(format_bench(report))
@@ -210,16 +217,8 @@ def _bench(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report["over_budget"] else EXIT_OK
 
 
+@gate_input
 def cmd_gate(args: argparse.Namespace) -> int:
-    from quotepipe.gate.runner import GateError
-
-    try:
-        return _gate(args)
-    except GateError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _gate(args: argparse.Namespace) -> int:
     from quotepipe.config import default_config
     from quotepipe.gate import ab, host
     from quotepipe.gate.decide import EXIT_CODES
@@ -265,10 +264,10 @@ def _gate(args: argparse.Namespace) -> int:
         progress = _progress()
         if counter == "instructions":
             report = ab.instruction_gate(cfg, args.against, args.paths, events, args.ticks or 3000,
-                                         threshold, progress)  # type: ignore[arg-type]
+                                         threshold, progress)
         else:
             report = ab.wall_gate(cfg, args.against, args.paths, events, args.ticks, _cores(args.cores),
-                                  threshold, args.max_replicates, args.seed, progress)  # type: ignore[arg-type]
+                                  threshold, args.max_replicates, args.seed, progress)
         if sys.stderr.isatty():
             sys.stderr.write("\n")
     else:
