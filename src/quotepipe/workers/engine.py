@@ -30,7 +30,7 @@ from quotepipe.domain.guards import Guard, Reason
 from quotepipe.domain.instrument import instrument_specs, pnl_usd
 from quotepipe.domain.orders import ACTING, ASK, BID, Action, RestingOrder
 from quotepipe.domain.shards import ShardMap
-from quotepipe.domain.snapshot import ASK_PX, BID_PX, Snapshot
+from quotepipe.domain.snapshot import ASK_PX, BID_PX, TOP, Snapshot
 from quotepipe.shm.stats import StatsBlock
 from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.legacy import LegacyRunner
@@ -113,7 +113,7 @@ class TickEngine:
         """One tick of ``slot`` on its L1 record ``rec`` at event time ``now``; None when the
         gate skips it. A caller that builds the record only for a tick that runs (replay) asks
         ``gate.need`` itself, then calls ``run``."""
-        if not self.gate.need(slot, rec[:4], venue_version, weight, now):
+        if not self.gate.need(slot, rec[TOP], venue_version, weight, now):
             return None
         return self.run(slot, rec, now, weight, flags, halted)
 
