@@ -15,6 +15,11 @@ BUY, SELL = 1, -1  #: side signs
 
 
 class Action(IntEnum):
+    """An intent's action on one side. The ones that ask the venue to act (NEW, REPLACE,
+    CANCEL) lie strictly between NONE and KEEP: ``NONE < a < KEEP`` is the one test of
+    "acting" (two integer compares; a tuple membership test cost Emit 3.4% more instructions,
+    which the instruction gate caught)."""
+
     NONE = 0     #: no order on this side, none wanted
     NEW = 1
     REPLACE = 2
@@ -26,9 +31,6 @@ class Action(IntEnum):
 # (on CPython 3.11 an enum member read off its class costs about 70 ns, a module global a few):
 # defined once, here.
 NONE, NEW, REPLACE, CANCEL, KEEP = Action.NONE, Action.NEW, Action.REPLACE, Action.CANCEL, Action.KEEP
-
-#: the actions that ask the venue to do something (KEEP and NONE leave it alone)
-ACTING = (Action.NEW, Action.REPLACE, Action.CANCEL)
 
 
 class RestingOrder(msgspec.Struct, frozen=True):

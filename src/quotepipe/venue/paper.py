@@ -23,7 +23,7 @@ from typing import Protocol
 
 from quotepipe.config import Config
 from quotepipe.domain.instrument import instrument_specs, pnl_usd
-from quotepipe.domain.orders import ACTING, ASK, BID, CANCEL, Action, Fill, OrderEnd, RestingOrder
+from quotepipe.domain.orders import ASK, BID, CANCEL, KEEP, NONE, Action, Fill, OrderEnd, RestingOrder
 from quotepipe.venue.queue_models import queue_model
 from quotepipe.workers.dto import QuoteIntent
 
@@ -95,9 +95,9 @@ class PaperVenue:
     def apply(self, slot: int, t_ns: int, bid_action: int, bid_px: float, bid_qty: float,
               ask_action: int, ask_px: float, ask_qty: float) -> None:
         """An intent's fields (as the venue process reads them off an intent ring)."""
-        if bid_action in ACTING:
+        if NONE < bid_action < KEEP:  # acting (see domain.orders.Action)
             self._side_action(slot, BID, Action(bid_action), bid_px, bid_qty, t_ns)
-        if ask_action in ACTING:
+        if NONE < ask_action < KEEP:
             self._side_action(slot, ASK, Action(ask_action), ask_px, ask_qty, t_ns)
 
     def _side_action(self, slot: int, side: int, action: Action, px: float, qty: float, now: int) -> None:

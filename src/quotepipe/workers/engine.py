@@ -28,7 +28,7 @@ from typing import Protocol
 from quotepipe.config import Config
 from quotepipe.domain.guards import Guard, Reason
 from quotepipe.domain.instrument import instrument_specs, pnl_usd
-from quotepipe.domain.orders import ACTING, ASK, BID, Action, RestingOrder
+from quotepipe.domain.orders import ASK, BID, KEEP, NONE, Action, RestingOrder
 from quotepipe.domain.shards import ShardMap
 from quotepipe.domain.snapshot import ASK_PX, BID_PX, TOP, Snapshot
 from quotepipe.shm.stats import StatsBlock
@@ -104,7 +104,7 @@ class TickEngine:
 
     # ---------------------------------------------------------------- the tick
     def _sink(self, intent: QuoteIntent) -> None:
-        if intent.bid_action in ACTING or intent.ask_action in ACTING:
+        if NONE < intent.bid_action < KEEP or NONE < intent.ask_action < KEEP:  # acting (domain.orders)
             self.intents[intent.slot] += 1
             self.on_acting(intent)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from quotepipe.domain.guards import HOLD
 from quotepipe.domain.instrument import InstrumentSpec, round_ask, round_bid, round_lot
-from quotepipe.domain.orders import ACTING, CANCEL, KEEP, NEW, NONE, REPLACE, Action, RestingOrder
+from quotepipe.domain.orders import CANCEL, KEEP, NEW, NONE, REPLACE, Action, RestingOrder
 from quotepipe.workers.dto import (
     GuardDecision,
     InstrumentState,
@@ -59,7 +59,7 @@ def emit(qd: QueueDecision, gd: GuardDecision, sd: SpreadDecision, state: Instru
         else:
             aa, ap, aq = _side(round_ask(qd.ask_px, spec.tick, spec.digits), qd.ask_qty, ask, spec,
                                weight)
-    spent = (ba in ACTING) + (aa in ACTING)
+    spent = (NONE < ba < KEEP) + (NONE < aa < KEEP)  # acting sides (see domain.orders.Action)
     tokens = gd.tokens - spent
     intent = QuoteIntent(spec.slot, ctx.now_ns, ba, bp, bq, aa, ap, aq, weight, gd.guard,
                          gd.reasons, sd.fair)
