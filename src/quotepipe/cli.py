@@ -280,6 +280,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return EXIT_CODES[report["verdict"]]
 
 
+def workload_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``bench`` and ``gate`` measure on, and where."""
+    p.add_argument("paths", nargs="*", metavar="PATH", help="recordings for the workload; none: synthetic")
+    p.add_argument("-c", "--config", help="YAML config (budgets, chain settings)")
+    p.add_argument("--events", type=int, default=20_000, metavar="N",
+                   help="synthetic events the workload is built from (default 20,000)")
+    p.add_argument("--cores", metavar="LIST", help="cores to pin replicates to, in turn (default: the last)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quotepipe",
@@ -333,19 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("bench", help="stage latency of the chain in fresh pinned processes (replicates)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="recordings; none: the synthetic scenario")
-    p.add_argument("-c", "--config", help="YAML config (budgets, chain settings)")
+    workload_arguments(p)
     p.add_argument("--replicates", type=int, default=5, metavar="N", help="fresh processes (default 5)")
     p.add_argument("--ticks", type=int, default=0, metavar="N", help="ticks per replicate (default: all)")
-    p.add_argument("--events", type=int, default=20_000, metavar="N",
-                   help="synthetic events the workload is built from (default 20,000)")
-    p.add_argument("--cores", metavar="LIST", help="cores to pin replicates to, in turn (default: the last)")
     p.add_argument("--json", metavar="OUT", help="write the bench report as JSON")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("gate", help="the perf gate: pass, fail (regression named) or inconclusive")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="recordings for the workload; none: synthetic")
-    p.add_argument("-c", "--config", help="YAML config (budgets, chain settings)")
+    workload_arguments(p)
     p.add_argument("--against", metavar="REF", help="A/B: this git ref against the working tree")
     p.add_argument("--counter", choices=["wall", "instructions"], default="wall",
                    help="wall time (a tuned host) or instruction counts under valgrind (CI)")
@@ -356,9 +360,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host-check", action="store_true", help="can this host gate wall time at 3%%?")
     p.add_argument("--ticks", type=int, default=0, metavar="N",
                    help="ticks per replicate (default: all; instructions: 3000)")
-    p.add_argument("--events", type=int, default=20_000, metavar="N",
-                   help="synthetic events the workload is built from (default 20,000)")
-    p.add_argument("--cores", metavar="LIST", help="cores to pin replicates to, in turn (default: the last)")
     p.add_argument("--max-replicates", type=int, default=15, metavar="N",
                    help="wall time: at most this many replicates a side (default 15)")
     p.add_argument("--seed", type=int, default=None, help="wall time: seed of the interleaving order")
