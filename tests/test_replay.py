@@ -121,3 +121,13 @@ def test_replay_skips_malformed_lines_and_bad_paths(tmp_path):
     bad_cfg.write_text("spread: {model: magic}\n")
     r = run_cli("replay", "-c", str(bad_cfg), str(rec))
     assert r.returncode == 2 and "spread.model" in r.stderr
+
+
+def test_replay_refuses_bad_options_before_any_work(tmp_path):
+    for args, message in (
+            (["--events", "-5"], "--events: expected a count >= 0, got -5"),
+            (["--quotes-out", str(tmp_path / "no" / "q.jsonl")], "--quotes-out: folder"),
+            (["--summary-json", str(tmp_path)], "is a folder, expected a file")):
+        r = run_cli("replay", *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert message in r.stderr and "Traceback" not in r.stderr, r.stderr

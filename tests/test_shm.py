@@ -244,3 +244,12 @@ def test_segment_names_and_duplicates(instance_name):
         assert seg.owner[0] == os.getpid() and seg.owner[1] > time.time() - 3600 * 24 * 365
         with pytest.raises(SegmentError, match="already exists"):
             segs.create("x", 100, "l")
+
+
+def test_the_daemon_refuses_machines_without_total_store_order():
+    from quotepipe.shm.ordering import store_order_problem
+
+    assert store_order_problem("x86_64") is None and store_order_problem("AMD64") is None
+    for machine in ("aarch64", "arm64", "ppc64le", "riscv64", ""):
+        problem = store_order_problem(machine)
+        assert problem and "x86-64" in problem and "refuses to start" in problem

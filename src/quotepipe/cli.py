@@ -41,6 +41,19 @@ def config_summary(cfg: Config, source: str) -> str:
     return "\n".join(lines)
 
 
+def writable_file(option: str, path: str) -> None:
+    """Refuse, before any work, an output file that cannot be written (exit 2)."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{option}: {path} is a folder, expected a file")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option}: folder {folder} does not exist")
+    if not os.access(path if os.path.exists(path) else folder, os.W_OK):
+        raise UsageError(f"{option}: {path} cannot be written (permission denied)")
+
+
 def write_json(path: str, data: object) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
@@ -87,6 +100,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"quotepipe: recording not found: {missing[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.events is not None and args.events < 0:
+        raise UsageError(f"--events: expected a count >= 0, got {args.events}")
+    for option, path in (("--quotes-out", args.quotes_out), ("--summary-json", args.summary_json)):
+        if path:
+            writable_file(option, path)
     with contextlib.ExitStack() as stack:
         quotes = stack.enter_context(open(args.quotes_out, "wb")) if args.quotes_out else None
         try:
@@ -111,6 +129,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from quotepipe.replay import format_summary
 
     cfg = load_config(args.config, host_cpus()) if args.config else default_config()
+    from quotepipe.shm.ordering import store_order_problem
+
+    problem = store_order_problem()
+    if problem:
+        print(f"quotepipe: {problem}", file=sys.stderr)
+        return EXIT_FAILED
     missing = missing_recordings(cfg)
     if missing:
         print(f"quotepipe: feed.paths: recording not found: {missing[0]}", file=sys.stderr)
