@@ -11,27 +11,14 @@ temporary worktree and both are counted: a deterministic A/B of the replay loop.
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 
-from quotepipe.gate.runner import DETERMINISTIC_ENV, Tree, copied, current_tree, valgrind, worktree
+from quotepipe.gate.runner import Tree, copied, current_tree, instructions, worktree
 
 from _common import data_files, emit, parser
 
 
 def irefs(tree: Tree, recording: str, events: int) -> int:
-    import os
-    import re
-
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **DETERMINISTIC_ENV,
-           "PYTHONPATH": tree.src}
-    r = subprocess.run([valgrind(), "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-                        sys.executable, "-m", "quotepipe", "replay", recording, "--events", str(events)],
-                       env=env, capture_output=True, text=True, timeout=1800)
-    m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr)
-    if r.returncode != 0 or m is None:
-        sys.exit(f"replay under valgrind failed for {tree.label}: {r.stderr[-1000:]}")
-    return int(m.group(1).replace(",", ""))
+    return instructions(tree, ["-m", "quotepipe", "replay", recording, "--events", str(events)], 1800)
 
 
 def main() -> None:

@@ -243,6 +243,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 @gate_input
 def cmd_gate(args: argparse.Namespace) -> int:
+    import msgspec
+
     from quotepipe.config import default_config
     from quotepipe.gate import ab, host
     from quotepipe.gate.decide import EXIT_CODES
@@ -253,7 +255,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         checks = host.host_check([c for c in _cores(args.cores) if c is not None])
         ok = host.can_resolve_wall_time(checks)
         if args.json:
-            write_json(args.json, {"can_gate_wall_time": ok, "checks": host.as_dict(checks)})
+            write_json(args.json, {"can_gate_wall_time": ok, "checks": msgspec.to_builtins(checks)})
         for c in checks:
             print(f"{'ok ' if c.ok else 'NO '} {c.name}: {c.detail}"
                   + ("" if c.ok else f"\n    to fix: {c.advice}"))

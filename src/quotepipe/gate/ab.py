@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from quotepipe.config import Config
 from quotepipe.gate import host
 from quotepipe.gate.bench import GATED, budgets_us, collect, over_budget, summarise
@@ -113,7 +115,8 @@ def wall_gate(cfg: Config, ref: str, paths: Sequence[str], events: int | None, t
         findings = [_as(f, INCONCLUSIVE, f"this host cannot resolve wall time ({why})") for f in findings]
     budget_failures = over_budget(cur_summary, budgets_us(cfg))
     return _report("wall", ref, base, current, threshold, findings, budget_failures,
-                   {"host_check": host.as_dict(checks), "aa_noise_cv": noise, "runs": _jsonable(runs)})
+                   {"host_check": msgspec.to_builtins(checks), "aa_noise_cv": noise,
+                    "runs": msgspec.to_builtins(runs)})
 
 
 def instruction_gate(cfg: Config, ref: str, paths: Sequence[str], events: int | None, ticks: int,
@@ -130,15 +133,7 @@ def instruction_gate(cfg: Config, ref: str, paths: Sequence[str], events: int | 
 
 
 def _as(f: Finding, verdict: str, reason: str) -> Finding:
-    import msgspec
-
     return msgspec.structs.replace(f, verdict=verdict, reason=reason)
-
-
-def _jsonable(obj: Any) -> Any:
-    import msgspec
-
-    return msgspec.to_builtins(obj)
 
 
 def _report(counter: str, ref: str, base: Tree, current: Tree, threshold: float, findings: list[Finding],
@@ -146,8 +141,8 @@ def _report(counter: str, ref: str, base: Tree, current: Tree, threshold: float,
     verdict = FAIL if budget_failures else overall(findings)
     return {"kind": "quotepipe-gate", "counter": counter, "against": ref, "base": base.commit,
             "current": current.commit, "threshold_pct": threshold, "verdict": verdict,
-            "findings": _jsonable(findings), "over_budget": budget_failures,
-            "fingerprint": host.as_dict(host.fingerprint()), **extra}
+            "findings": msgspec.to_builtins(findings), "over_budget": budget_failures,
+            "fingerprint": msgspec.to_builtins(host.fingerprint()), **extra}
 
 
 def compare_files(baseline: dict[str, Any], current: dict[str, Any], threshold: float,
@@ -166,5 +161,5 @@ def compare_files(baseline: dict[str, Any], current: dict[str, Any], threshold: 
     verdict = FAIL if budget_failures else overall(findings)
     return {"kind": "quotepipe-gate", "counter": "wall", "base": baseline.get("commit"),
             "current": current.get("commit"), "threshold_pct": threshold, "verdict": verdict,
-            "findings": _jsonable(findings), "over_budget": budget_failures,
+            "findings": msgspec.to_builtins(findings), "over_budget": budget_failures,
             "fingerprints_differ": differ}

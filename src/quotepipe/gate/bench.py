@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from quotepipe.config import Config
 from quotepipe.gate import host
 from quotepipe.gate.runner import COUNTED, Tree, current_tree, time_replicate, write_workload
@@ -78,7 +80,7 @@ def run_bench(cfg: Config, paths: Sequence[str], replicates: int, ticks: int, co
     budgets = budgets_us(cfg)
     return {
         "kind": KIND, "version": 1, "commit": tree.commit,
-        "fingerprint": host.as_dict(host.fingerprint()),
+        "fingerprint": msgspec.to_builtins(host.fingerprint()),
         "load": {"before": load_before, "after": host.load_now()},
         "workload": {"paths": list(paths), "events": events, "ticks": min(ticks, n_ticks) if ticks
                      else n_ticks},

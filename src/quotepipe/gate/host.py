@@ -14,7 +14,6 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
@@ -155,6 +154,3 @@ def can_resolve_wall_time(checks: list[Check]) -> bool:
 def load_now() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
-
-def as_dict(obj: Any) -> Any:
-    return msgspec.to_builtins(obj)

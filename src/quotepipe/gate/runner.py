@@ -143,14 +143,19 @@ def valgrind() -> str:
     return exe
 
 
-def _irefs(tree: Tree, workload: Path, ticks: int, extra: str) -> int:
+def instructions(tree: Tree, args: Sequence[str], timeout: float = 900) -> int:
+    """Instructions (cachegrind's ``I refs``) of ``python ARGS`` run on ``tree``, deterministically."""
     cmd = [valgrind(), "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-           sys.executable, str(PROBE), "count", str(workload), "--ticks", str(ticks), "--extra", extra]
-    r = subprocess.run(cmd, env=_env(tree), capture_output=True, text=True, timeout=900)
+           sys.executable, *args]
+    r = subprocess.run(cmd, env=_env(tree), capture_output=True, text=True, timeout=timeout)
     m = _IREFS.search(r.stderr)
     if r.returncode != 0 or m is None:
         raise GateError(f"{tree.label} instruction count failed ({tree.commit[:12]}): {r.stderr[-2000:]}")
     return int(m.group(1).replace(",", ""))
+
+
+def _irefs(tree: Tree, workload: Path, ticks: int, extra: str) -> int:
+    return instructions(tree, [str(PROBE), "count", str(workload), "--ticks", str(ticks), "--extra", extra])
 
 
 def count_instructions(tree: Tree, workload: Path, ticks: int,
