@@ -72,12 +72,14 @@ def _json_events(path: Path, index: int):
                                             or "X" in d) else "binance-spot")
             inst = inst_of_file = f"{venue}:{d['s']}"
             if kind == "bookTicker":
-                ev = BookTickerEvent(ns, inst, d["u"], float(d["b"]), float(d["B"]), float(d["a"]),
-                                     float(d["A"]), d.get("E", 0))
+                ev = BookTickerEvent(recv_ns=ns, inst=inst, update_id=d["u"], bid_px=float(d["b"]),
+                                     bid_qty=float(d["B"]), ask_px=float(d["a"]), ask_qty=float(d["A"]),
+                                     exch_ms=d.get("E", 0))
             elif kind.startswith("depth"):
-                ev = DepthEvent(ns, inst, d["U"], d["u"], d.get("pu", -1),
-                                [(float(p), float(q)) for p, q in d["b"]],
-                                [(float(p), float(q)) for p, q in d["a"]], d["E"])
+                ev = DepthEvent(recv_ns=ns, inst=inst, first_id=d["U"], last_id=d["u"],
+                                prev_id=d.get("pu", -1),
+                                bids=[(float(p), float(q)) for p, q in d["b"]],
+                                asks=[(float(p), float(q)) for p, q in d["a"]], exch_ms=d["E"])
             else:
                 ev = TradeEvent(recv_ns=ns, inst=inst, price=float(d["p"]), qty=float(d["q"]),
                                 buyer_maker=d["m"], trade_ms=d["T"], trade_id=d["t"])

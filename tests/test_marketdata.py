@@ -173,9 +173,9 @@ def test_venue_recognition_and_bare_payloads(tmp_path):
     lines = [
         '1 {"stream":"btcusd_perp@bookTicker","data":{"u":1,"e":"bookTicker","s":"BTCUSD_PERP",'
         '"ps":"BTCUSD","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}',
-        '2 {"stream":"ethusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"ETHUSDT","t":5,"p":"2",'
-        '"q":"1","X":"MARKET","m":false}}',
-        '3 {"e":"trade","E":1,"T":1,"s":"ETHUSDT","t":6,"p":"2","q":"1","m":true,"M":true}',
+        '2 {"stream":"ethusdt@trade","data":{"e":"trade","E":1,"T":1723161254087,"s":"ETHUSDT","t":5,'
+        '"p":"2","q":"1","X":"MARKET","m":false}}',
+        '3 {"e":"trade","E":1,"T":1723161254087,"s":"ETHUSDT","t":6,"p":"2","q":"1","m":true,"M":true}',
         '4 {"stream":"ethusdt@kline_1m","data":{"e":"kline","s":"ETHUSDT"}}',
     ]
     path = tmp_path / "mixed.txt"
@@ -201,7 +201,8 @@ def test_ties_break_by_file_then_line(tmp_path):
 
 
 def _depth(u0, u1, pu, qty="1", ns=0):
-    return DepthEvent(ns, "binance-usdm:X", u0, u1, pu, [(100.0, float(qty))], [(100.2, 1.0)], 0)
+    return DepthEvent(recv_ns=ns, inst="binance-usdm:X", first_id=u0, last_id=u1, prev_id=pu,
+                      bids=[(100.0, float(qty))], asks=[(100.2, 1.0)])
 
 
 def test_gap_marks_the_book_resyncing_until_a_new_snapshot():
@@ -213,7 +214,8 @@ def test_gap_marks_the_book_resyncing_until_a_new_snapshot():
     assert not book.on_depth(_depth(20, 22, 19))  # pu != previous u: a gap
     assert book.state is BookState.RESYNCING and book.resyncs == 1
     assert book.qty_at(1, 100.0) is None
-    book.on_book_ticker(BookTickerEvent(0, "binance-usdm:X", 30, 99.5, 1.0, 99.7, 1.0, 0))
+    book.on_book_ticker(BookTickerEvent(
+        recv_ns=0, inst="binance-usdm:X", update_id=30, bid_px=99.5, bid_qty=1.0, ask_px=99.7, ask_qty=1.0))
     assert book.l1()[0] == 99.5  # L1 stays current
     assert not book.on_depth(_depth(23, 25, 22))
     book.on_snapshot(SnapshotEvent(0, "binance-usdm:X", 24, [(98.0, 1.0)], [(102.0, 1.0)], 0))
@@ -232,8 +234,10 @@ def test_spot_rules_and_stale_diffs():
 
 def test_crossed_books_are_counted():
     book = OrderBook("binance-spot:X", futures=False)
-    book.on_book_ticker(BookTickerEvent(0, "binance-spot:X", 1, 100.0, 1.0, 100.0, 1.0, 0))
-    book.on_book_ticker(BookTickerEvent(0, "binance-spot:X", 2, 100.1, 1.0, 100.0, 1.0, 0))
+    book.on_book_ticker(BookTickerEvent(
+        recv_ns=0, inst="binance-spot:X", update_id=1, bid_px=100.0, bid_qty=1.0, ask_px=100.0, ask_qty=1.0))
+    book.on_book_ticker(BookTickerEvent(
+        recv_ns=0, inst="binance-spot:X", update_id=2, bid_px=100.1, bid_qty=1.0, ask_px=100.0, ask_qty=1.0))
     assert book.crossed == 2
 
 
@@ -243,7 +247,8 @@ GOOD = [
     b"1723161254087891000 " + (BT_SPOT % 7).encode(),
     b"1723161254087891000 " + (DEPTH_FUT % (1, 2, 0, "1")).encode(),
     b'1723161254087891000 {"lastUpdateId":5,"bids":[["1","2"]],"asks":[["3","4"]]}',
-    b'1723161254087891000 {"stream":"x@trade","data":{"e":"trade","s":"X","p":"1","q":"1","m":true}}',
+    b'1723161254087891000 {"stream":"x@trade","data":{"e":"trade","s":"X","p":"1","q":"1","m":true,'
+    b'"T":1723161254087}}',
 ]
 
 
@@ -261,8 +266,12 @@ def test_fuzzed_lines_never_raise(tmp_path, lines):
     path = tmp_path / "fuzz.bin"
     path.write_bytes(b"\n".join(lines) + b"\n")
     reader = RecordingReader(path)
-    events = list(reader)  # never raises, whatever the bytes
-    assert len(events) <= reader.lines + 1
+    try:
+        events = list(reader)  # never raises, whatever the bytes, but to say no line was usable
+    except recording.UnusableRecording:
+        assert reader.events == 0
+        return
+    assert 0 < len(events) <= reader.lines + 1
     cfg = default_config()
     books = BookSet(sorted({e[3].inst for e in events}) or [i.id for i in cfg.instruments])
     for _, _, _, ev in events:
@@ -443,3 +452,116 @@ def test_feed_batches_hold_the_events_in_order(real_recordings, limit):
     synthetic = Feed(cfg)
     assert ([msgspec.structs.astuple(e) for b in synthetic.batches(600) for e in b]
             == [msgspec.structs.astuple(e) for e in Feed(cfg).events(600)])
+
+
+# ----------------------------------------------------------------- bad data
+
+T0 = 1723161254087891000  # 2024-08-08 in ns
+TRADE_SPOT = ('{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161254087,"s":"BTCUSDT","t":%d,'
+              '"p":"100.05","q":"0.5","T":1723161254087,"m":true,"M":true}}')
+
+
+def _read(path):
+    reader = RecordingReader(path)
+    return reader, [(ln, ev) for _, _, ln, ev in reader]
+
+
+TRADE_7, BT_7, DEPTH_7 = TRADE_SPOT % 7, BT_SPOT % 7, DEPTH_FUT % (7, 7, 6, "1")
+
+
+@pytest.mark.parametrize("bad, why", [
+    (TRADE_7.replace('"p":"100.05",', ""), "missing required field `p`"),
+    (TRADE_7.replace('"q":"0.5"', '"q":"0"'), "> 0.0"),
+    (TRADE_7.replace('"p":"100.05"', '"p":"-1"'), "> 0.0"),
+    (TRADE_7.replace('"p":"100.05"', '"p":"nan"'), "> 0.0"),
+    (TRADE_7.replace('"p":"100.05"', '"p":"inf"'), "< 1000000000000000.0"),
+    (TRADE_7.replace('"T":1723161254087', '"T":1e23'), "$.data.T"),
+    (TRADE_7.replace('"T":1723161254087', '"T":9000000000000'), "$.data.T"),  # year 2255
+    (TRADE_7.replace('"m":true,', ""), "missing required field `m`"),
+    (BT_7.replace('"b":"100.0",', ""), "missing required field `b`"),
+    (BT_7.replace('"A":"2"', '"A":"-2"'), "> 0.0"),
+    (DEPTH_7.replace('[["100.2","1"]]', '[["nan","1"]]'), "$.data.a[0][0]"),
+    (DEPTH_7.replace('"U":7,', ""), "missing required field `U`"),
+])
+def test_a_line_that_lacks_or_mangles_what_its_event_needs_is_skipped(tmp_path, caplog, bad, why):
+    """Not zeros: a trade without a price used to become a sell at 0 that filled every bid."""
+    def line(k):
+        if "depth" in bad:
+            return DEPTH_FUT % (k, k, k - 1, "1")
+        return BT_SPOT % k if k % 2 else TRADE_SPOT % k
+    good = [f"{T0 + k * 1000} {line(k)}" for k in range(1, 40)]
+    lines = good[:20] + [f"{T0 + 20_500} {bad}"] + good[20:]
+    path = tmp_path / "rec.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        reader, events = _read(path)
+    assert reader.malformed == 1 and len(events) == 39
+    assert 21 not in [ln for ln, _ in events]
+    assert f"{path}:21: skipped malformed line" in caplog.text and why in caplog.text, caplog.text
+    for _, ev in events:
+        if isinstance(ev, TradeEvent):
+            assert ev.price > 0 and ev.qty > 0 and ev.trade_ms > 0
+
+
+@pytest.mark.parametrize("stamp", ["8999999999000000000", "1e23", "99999999999999999999999", "-5",
+                                   "1723161254087891000.5", "0"])
+def test_a_receive_time_outside_the_sane_window_is_malformed(tmp_path, stamp):
+    """Year 2255 made the md process sleep toward it; 1e23 crashed it; both changed replays."""
+    lines = [f"{T0 + k * 1000} {BT_SPOT % k}" for k in range(1, 30)]
+    lines.insert(10, f"{stamp} {BT_SPOT % 100}")
+    path = tmp_path / "rec.txt"
+    path.write_text("\n".join(lines) + "\n")
+    reader, events = _read(path)
+    assert reader.malformed == 1 and len(events) == 29
+    assert all(T0 <= ev.recv_ns < T0 + 10**9 for _, ev in events)
+
+
+def test_a_receive_time_far_from_both_neighbours_is_malformed_but_a_real_gap_is_kept(tmp_path):
+    day, hour = 86_400 * 10**9, 3600 * 10**9
+    times = [T0 + k * 1000 for k in range(10)]
+    times += [T0 + 2 * day]                                   # line 11: a lone outlier ahead
+    times += [T0 + 20_000 + k for k in range(5)]
+    times += [T0 - 3 * day, T0 - 3 * day + 1]                 # lines 17-18: a short run behind
+    times += [T0 + 30_000 + k for k in range(5)]
+    times += [T0 + 5 * hour + k * 1000 for k in range(10)]    # line 24 on: the recorder was off 5 h
+    path = tmp_path / "rec.txt"
+    path.write_text("".join(f"{t} {BT_SPOT % (i + 1)}\n" for i, t in enumerate(times)))
+    reader, events = _read(path)
+    assert reader.malformed == 3
+    assert [ln for ln, _ in events] == [ln for ln in range(1, len(times) + 1) if ln not in (11, 17, 18)]
+    assert events[-1][1].recv_ns == T0 + 5 * hour + 9000  # the gap's lines are all there
+    # a file whose first line is the odd one: the lines after it decide
+    path.write_text("".join(f"{t} {BT_SPOT % (i + 1)}\n" for i, t in enumerate([T0 + 9 * day] + times[:9])))
+    reader, events = _read(path)
+    assert reader.malformed == 1 and [ln for ln, _ in events] == list(range(2, 11))
+    # a short file whose lines agree is read whole
+    path.write_text("".join(f"{t} {BT_SPOT % (i + 1)}\n" for i, t in enumerate(times[:2])))
+    assert len(_read(path)[1]) == 2
+
+
+def test_block_and_line_paths_agree_on_bad_times(tmp_path, monkeypatch):
+    times = [T0 + k * 1000 for k in range(200)]
+    times[50] = T0 + 400 * 86_400 * 10**9
+    times[120:] = [t + 7200 * 10**9 for t in times[120:]]
+    path = tmp_path / "rec.txt"
+    path.write_text("".join(f"{t} {BT_SPOT % (i + 1)}\n" for i, t in enumerate(times)))
+    block, line = _read_both_ways(path, monkeypatch)
+    assert block == line and len(block[0]) == 199
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"not a recording\n", bytes(range(256)) * 40,
+                                     gzip.compress(bytes(range(256)) * 40), "gzip-truncated", "folder"])
+def test_unusable_input_is_refused_with_exit_2_by_replay_and_inspect(tmp_path, content):
+    path = tmp_path / "input.gz"
+    if content == "folder":
+        path.mkdir()
+    elif content == "gzip-truncated":
+        path.write_bytes(gzip.compress(f"{T0} {BT_SPOT % 1}\n".encode() * 1000)[:30])
+    else:
+        path.write_bytes(content)
+    for command in (["replay", str(path)], ["data", "inspect", str(path)]):
+        r = run_cli(*command)
+        assert r.returncode == 2, (command, r.stdout, r.stderr)
+        assert str(path) in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert ("is a folder" if content == "folder" else "is empty" if not content.strip()
+                else "no market-data event") in r.stderr, r.stderr

@@ -91,3 +91,21 @@ def test_md_process_replays_recordings_in_l2(instance_name, real_recordings):
         assert s.book_state == BookState.VALID and 0 < s.bid_px < s.ask_px
     assert snaps[by_id["binance-usdm:BTCUSDT"]] is None  # not in these recordings
     assert len(trades) > 0
+
+
+def test_md_process_counts_and_skips_bad_lines_at_recorded_speed(instance_name, tmp_path):
+    """At speed 1 a year-2255 stamp made md sleep toward it (killed as silent); 1e23 crashed it."""
+    t0 = 1723161254087891000
+    bt = ('{"stream":"btcusdt@bookTicker","data":{"u":%d,"s":"BTCUSDT","b":"60000.0","B":"1",'
+          '"a":"60000.1","A":"1"}}')
+    trade = ('{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161254087,"s":"BTCUSDT","t":%d,'
+             '"q":"0.5","T":1723161254087,"m":true,"M":true}}')  # no price
+    lines = [f"{t0 + k * 1_000_000} {bt % k}" for k in range(1, 201)]
+    lines[50:50] = [f"8999999999000000000 {bt % 999}", f"1e23 {bt % 998}", f"{t0 + 60_000_000} {trade % 5}"]
+    rec = tmp_path / "bad.txt"
+    rec.write_text("\n".join(lines) + "\n")
+    cfg = parse_config(f"instance: {{name: {instance_name}}}\n"
+                       f"feed: {{kind: replay, speed: 1, paths: [{rec}]}}\n")
+    counters, snaps, _, trades = run_md(cfg, lambda s: s.gauge("feed_done") == 1.0)
+    assert counters["book_ticker"] == 200 and counters["malformed"] == 3 and counters["trade"] == 0
+    assert len(trades) == 0

@@ -131,3 +131,30 @@ def test_replay_refuses_bad_options_before_any_work(tmp_path):
         r = run_cli("replay", *args)
         assert r.returncode == 2, (args, r.stderr)
         assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_trades_without_a_price_change_no_fill(real_recordings, tmp_path):
+    """41 price-less trades used to be sells at 0 that filled every resting bid (22 fills -> 73)."""
+    src = next(p for p in real_recordings if p.name == "spot_btcusdt.gz")
+    lines = gzip.decompress(src.read_bytes()).decode().splitlines()
+    trades = [k for k, line in enumerate(lines) if "@trade" in line]
+    step = len(trades) // 41
+    dirty = list(lines)
+    for k in reversed(trades[::step][:41]):  # after each chosen trade, its copy without a price
+        broken = lines[k].replace('"m":false', '"m":true')
+        broken = broken[:broken.index('"p":')] + broken[broken.index('"q":'):]
+        dirty.insert(k + 1, broken)
+    bad = tmp_path / "spot_btcusdt_dirty.gz"
+    bad.write_bytes(gzip.compress(("\n".join(dirty) + "\n").encode()))
+    clean_run, dirty_run = replay_procs(
+        [str(src), "--summary-json", str(tmp_path / "clean.json"), "--quotes-out", str(tmp_path / "c.jsonl")],
+        [str(bad), "--summary-json", str(tmp_path / "dirty.json"), "--quotes-out", str(tmp_path / "d.jsonl")])
+    assert clean_run.returncode == 0 and dirty_run.returncode == 0, dirty_run.stderr
+    clean = json.loads((tmp_path / "clean.json").read_text())
+    dirty_s = json.loads((tmp_path / "dirty.json").read_text())
+    inst = "binance-spot:BTCUSDT"
+    assert dirty_s["malformed_lines"] == 41 and clean["malformed_lines"] == 0
+    assert dirty_s["instruments"][inst]["fills"] == clean["instruments"][inst]["fills"] > 0
+    assert sha256(tmp_path / "d.jsonl") == sha256(tmp_path / "c.jsonl")
+    assert f"{bad}:" in dirty_run.stderr and "missing required field `p`" in dirty_run.stderr
+    assert "41 malformed lines skipped" in dirty_run.stdout

@@ -73,10 +73,11 @@ def cmd_config_default(args: argparse.Namespace) -> int:
 
 def cmd_data_inspect(args: argparse.Namespace) -> int:
     from quotepipe.marketdata.inspect import format_table, inspect_recordings
+    from quotepipe.marketdata.recording import UnusableRecording
 
     try:
         report = inspect_recordings(args.paths, args.venue)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, UnusableRecording) as exc:
         print(f"quotepipe: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
@@ -92,6 +93,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from quotepipe.config import default_config
     from quotepipe.marketdata.feed import UnknownInstrument
+    from quotepipe.marketdata.recording import UnusableRecording
     from quotepipe.replay import Replay, format_summary
 
     # replay pins nothing: a config written for another host's cores replays here too
@@ -111,7 +113,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             replay = Replay(cfg, args.paths or None, allocator=not args.no_allocator, quotes_out=quotes,
                             limit=args.events, progress=sys.stderr.isatty())
             summary = replay.run()
-        except UnknownInstrument as exc:
+        except (UnknownInstrument, UnusableRecording) as exc:
             print(f"quotepipe: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
     print(format_summary(summary))

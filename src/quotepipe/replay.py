@@ -156,7 +156,8 @@ class Replay:
         summary = self.stats.summary((50, 95, 99))
         stages = {name: {k: round(v, 3) for k, v in summary[name].items() if k != "count"}
                   for name in TIMED if summary[name]["count"]}
-        return {"events": self.events, "wall_s": round(self.wall_s, 3),
+        return {"events": self.events, "malformed_lines": self.feed.malformed,
+                "wall_s": round(self.wall_s, 3),
                 "events_per_s": round(self.events / self.wall_s, 1) if self.wall_s else 0.0,
                 "instruments": instruments, "stages": stages, "total_pnl_usd": round(total, 6)}
 
@@ -173,6 +174,7 @@ def format_summary(s: dict[str, Any]) -> str:
     for name, row in s["stages"].items():
         lines.append(f"{name:<14}{row['p50_us']:>9.2f}{row['p95_us']:>9.2f}{row['p99_us']:>9.2f}")
     lines.append("")
-    lines.append(f"events {s['events']:,} in {s['wall_s']:.2f} s ({s['events_per_s']:,.0f}/s); "
+    skipped = f", {s['malformed_lines']:,} malformed lines skipped" if s.get("malformed_lines") else ""
+    lines.append(f"events {s['events']:,} in {s['wall_s']:.2f} s ({s['events_per_s']:,.0f}/s){skipped}; "
                  f"total PnL {s['total_pnl_usd']:,.2f} USD")
     return "\n".join(lines)

@@ -8,9 +8,26 @@ instrument id, the same for every venue.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
-Level = tuple[float, float]
+# What a field may hold. A value outside is a malformed line, refused by the
+# decoder itself (no pass over the events): a missing price is not a price of
+# 0, and ``"nan"``, ``"inf"`` or ``"-1"`` is not a price at all.
+PRICE_MAX = 1e15        #: above any traded price: also refuses ``inf``
+QTY_MAX = 1e18
+EPOCH_MS_MIN = 1_262_304_000_000   #: 2010-01-01 in ms: an exchange time before is not one
+EPOCH_MS_MAX = 4_102_444_800_000   #: 2100-01-01
+ID_MAX = (1 << 63) - 1             #: ids are int64 in the snapshot table
+Price = Annotated[float, msgspec.Meta(gt=0.0, lt=PRICE_MAX)]
+Qty = Annotated[float, msgspec.Meta(gt=0.0, lt=QTY_MAX)]
+LevelQty = Annotated[float, msgspec.Meta(ge=0.0, lt=QTY_MAX)]  #: 0 removes a depth level
+UpdateId = Annotated[int, msgspec.Meta(ge=0, le=ID_MAX)]
+ExchangeMs = Annotated[int, msgspec.Meta(ge=EPOCH_MS_MIN, lt=EPOCH_MS_MAX)]
+OptionalExchangeMs = Annotated[int, msgspec.Meta(ge=0, lt=EPOCH_MS_MAX)]  #: 0: the venue sends none
+
+Level = tuple[Price, LevelQty]
 
 
 # ------------------------------------------------------------------ wire format
@@ -20,11 +37,11 @@ class Envelope(msgspec.Struct):
 
     stream: str = ""
     data: msgspec.Raw = msgspec.Raw(b"")
-    lastUpdateId: int = -1  # noqa: N815 - Binance's field name
+    lastUpdateId: Annotated[int, msgspec.Meta(ge=-1, le=ID_MAX)] = -1  # noqa: N815 - Binance's name
     bids: list[Level] = []
     asks: list[Level] = []
-    E: int = 0
-    T: int = 0
+    E: OptionalExchangeMs = 0
+    T: OptionalExchangeMs = 0
     symbol: str = ""
     pair: str = ""
     e: str = ""  # bare (non-envelope) payloads carry their event type
@@ -35,52 +52,54 @@ class Envelope(msgspec.Struct):
 # Events decode straight from a stream payload (``rename`` maps Binance's
 # one-letter keys to these names); the reader then sets ``recv_ns`` and
 # ``inst``. They hold only what quotepipe uses: msgspec skips the other keys
-# without allocating them, which matters at 300k messages a file. The fields
+# without allocating them, which matters at 300k messages a file. A field the
+# event needs has no default, so a line without it fails to decode (keyword-only
+# structs: the reader's stamps, with defaults, come first). The fields
 # that identify a stream's venue and symbol are read once per stream, from the
 # ``*Id`` structs below. Events are market-data records, not stage DTOs: the
 # stage chain's frozen structs are built from the snapshot table, never from these.
 
-class BookTickerEvent(msgspec.Struct, gc=False, rename={
+class BookTickerEvent(msgspec.Struct, gc=False, kw_only=True, rename={
         "update_id": "u", "bid_px": "b", "bid_qty": "B", "ask_px": "a", "ask_qty": "A", "exch_ms": "E"}):
     recv_ns: int = 0
     inst: str = ""   #: instrument id ``<venue>:<SYMBOL>``
-    update_id: int = 0
-    bid_px: float = 0.0
-    bid_qty: float = 0.0
-    ask_px: float = 0.0
-    ask_qty: float = 0.0
-    exch_ms: int = 0  #: E (futures only)
+    update_id: UpdateId
+    bid_px: Price
+    bid_qty: Qty
+    ask_px: Price
+    ask_qty: Qty
+    exch_ms: OptionalExchangeMs = 0  #: E (futures only)
 
     @property
     def exch_ns(self) -> int:
         return self.exch_ms * 1_000_000
 
 
-class DepthEvent(msgspec.Struct, gc=False, rename={
+class DepthEvent(msgspec.Struct, gc=False, kw_only=True, rename={
         "first_id": "U", "last_id": "u", "prev_id": "pu", "bids": "b", "asks": "a", "exch_ms": "E"}):
     recv_ns: int = 0
     inst: str = ""
-    first_id: int = 0   #: U
-    last_id: int = 0    #: u
-    prev_id: int = -1   #: pu (futures); -1 on spot
-    bids: list[Level] = []
-    asks: list[Level] = []
-    exch_ms: int = 0
+    first_id: UpdateId   #: U
+    last_id: UpdateId    #: u
+    prev_id: Annotated[int, msgspec.Meta(ge=-1, le=ID_MAX)] = -1   #: pu (futures); -1 on spot
+    bids: list[Level]
+    asks: list[Level]
+    exch_ms: OptionalExchangeMs = 0
 
     @property
     def exch_ns(self) -> int:
         return self.exch_ms * 1_000_000
 
 
-class TradeEvent(msgspec.Struct, gc=False, rename={
+class TradeEvent(msgspec.Struct, gc=False, kw_only=True, rename={
         "price": "p", "qty": "q", "buyer_maker": "m", "trade_ms": "T", "trade_id": "t"}):
     recv_ns: int = 0
     inst: str = ""
-    price: float = 0.0
-    qty: float = 0.0
-    buyer_maker: bool = False  #: m: the buyer was the maker, so the seller was the aggressor
-    trade_ms: int = 0
-    trade_id: int = -1  #: t; an aggTrade's aggregate id ``a``
+    price: Price
+    qty: Qty
+    buyer_maker: bool  #: m: the buyer was the maker, so the seller was the aggressor
+    trade_ms: ExchangeMs
+    trade_id: Annotated[int, msgspec.Meta(ge=-1, le=ID_MAX)] = -1  #: t; an aggTrade's id ``a``
 
     @property
     def side(self) -> int:

@@ -17,7 +17,8 @@ from quotepipe.config import Config
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
-from quotepipe.runtime.child import ChildProcess
+from quotepipe.marketdata.recording import UnusableRecording
+from quotepipe.runtime.child import HOUSEKEEPING_NS, ChildProcess
 from quotepipe.runtime.cpu import pin
 from quotepipe.shm.catalog import MD_STATS, Attached
 
@@ -66,11 +67,12 @@ class MarketDataProcess(ChildProcess):
             now = clock()
             if not started:
                 started, t0_wall, t0_event = True, now, ev.recv_ns
-            if speed > 0:
-                wait = (t0_wall + (ev.recv_ns - t0_event) / speed - now) / 1e9
-                if wait > SPIN_BELOW_S:
-                    time.sleep(wait - SPIN_BELOW_S / 2)
-                now = clock()
+            if speed > 0:  # a long wait (a gap in the recording) is slept in turns that beat
+                while (wait := (t0_wall + (ev.recv_ns - t0_event) / speed - now) / 1e9) > SPIN_BELOW_S:
+                    time.sleep(min(wait - SPIN_BELOW_S / 2, HOUSEKEEPING_NS / 1e9))
+                    now = clock()
+                    if now >= self.next_house and not self.housekeeping(now):
+                        return 0
             if now >= self.next_house:
                 if speed > 0:
                     self.event_lag_ms = (now - t0_wall - (ev.recv_ns - t0_event) / speed) / 1e6
@@ -105,9 +107,9 @@ class MarketDataProcess(ChildProcess):
 
 def run_market_data(cfg: Config, proc_slot: int, cpu: int | None = None) -> int:
     """Process entry point (spawned by the supervisor). Exit 2: the recording does not
-    match the config (an instrument to add); the message says which."""
+    match the config (an instrument to add) or holds no event; the message says which."""
     try:
         return MarketDataProcess(Attached(cfg), proc_slot, cpu).run()
-    except (UnknownInstrument, FileNotFoundError) as exc:
+    except (UnknownInstrument, UnusableRecording, FileNotFoundError) as exc:
         log.error("market data: %s", exc)
         return 2

@@ -12,6 +12,13 @@ known is decoded in one ``msgspec`` call: the block becomes a JSON array of
 tag is the stream name. A block that does not decode that way (a new stream,
 a bad line, a snapshot) is decoded line by line: a known stream in one call
 per line, anything else through the envelope. Every path gives the same events.
+
+What a line holds is checked by the decoders (``messages``: required fields,
+finite positive prices). Its receive time is checked here: outside 2010-2100
+it is malformed, and so is a short run of lines far (``MAX_JUMP_NS``) from the
+lines on both sides of it while those agree with each other. A jump that the
+following lines confirm (``JUMP_CONFIRM`` of them) is a real gap in the
+recording and is kept; so are the first lines of a file once they agree.
 """
 
 from __future__ import annotations
@@ -76,6 +83,20 @@ BLOCK_BYTES = 1 << 14  # text per block, about 60 lines: the events of a block s
 INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)  # type: ignore[assignment]
 READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, *INFLATE_ERRORS)
 NS_SINCE_EPOCH_MIN = 10**17
+RECV_NS_MIN = 1_262_304_000 * 10**9   #: 2010-01-01: a receive time before is not one
+RECV_NS_MAX = 4_102_444_800 * 10**9   #: 2100-01-01
+MAX_JUMP_NS = 3600 * 10**9   #: a receive time this far from the line before is held for confirmation
+JUMP_CONFIRM = 3             #: lines that agree after a jump make it a real gap
+
+
+class UnusableRecording(ValueError):
+    """A file that holds no market-data event: empty, not text, or no line of it decodes."""
+
+
+def _span(ns: int) -> str:
+    """A time difference for a message: ``3.2 h``, ``41 days``."""
+    s = abs(ns) / 1e9
+    return f"{s / 86400:.0f} days" if s >= 2 * 86400 else f"{s / 3600:.1f} h" if s >= 3600 else f"{s:.0f} s"
 
 
 def receive_ns(stamp: int) -> int:
@@ -188,6 +209,12 @@ class RecordingReader:
         self._block_decoder: msgspec.json.Decoder | None = None
         self._block_skip = 0      # blocks to decode line by line before trying a block again
         self._block_backoff = 1
+        self.events = 0           #: events read so far
+        # the receive-time check: times within [lo, hi] are taken without a look; others go to
+        # _odd_time. While lines are held (a jump to confirm, or a file's first lines) lo > hi.
+        self._anchor: int | None = None   #: receive time of the last line taken
+        self._held: list[tuple[int, int, Event | None, Any]] = []  # (ns, line, event, stream or raw line)
+        self._lo, self._hi = 1, 0
 
     @property
     def counts(self) -> Counter[tuple[str, str]]:
@@ -254,12 +281,22 @@ class RecordingReader:
                     out = self._decode_lines(lines, lineno)
                 lineno += n
                 if out:
+                    self.events += len(out)
                     yield out
         except READ_ERRORS as exc:  # truncated or corrupt gzip
             self._bad(lineno + 1, f"unreadable data ({exc}); rest of file skipped")
         self.lines = lineno
+        tail = self._end_of_file()
+        if tail:
+            self.events += len(tail)
+            yield tail
         for _ns, ln, _env in self._pending_snapshots:
             self._bad(ln, "depth snapshot without a symbol in a file naming no instrument")
+        if not self.events:
+            what = ("is empty" if not self.malformed and not self._counts else
+                    f"holds no market-data event in {lineno} lines ({self.malformed} malformed)")
+            raise UnusableRecording(f"recording {self.path} {what}: expected lines of "
+                                    "'<receive timestamp> <Binance JSON message>', plain or gzip")
 
     def _decode_block(self, block: bytes, lineno: int
                       ) -> tuple[list[tuple[int, int, int, Event]] | None, int]:
@@ -279,13 +316,20 @@ class RecordingReader:
         index = self.index
         out: list[tuple[int, int, int, Event]] = []
         append = out.append
+        lo, hi = self._lo, self._hi
         for ns, line in rows:
             lineno += 1
-            if ns < NS_SINCE_EPOCH_MIN:
-                try:
-                    ns = receive_ns(ns)
-                except ValueError as exc:  # as the line-by-line path would
-                    self._bad(lineno, str(exc)[:200])
+            if not lo <= ns <= hi:
+                if ns < NS_SINCE_EPOCH_MIN:
+                    try:
+                        ns = receive_ns(ns)
+                    except ValueError as exc:  # as the line-by-line path would
+                        self._bad(lineno, str(exc)[:200])
+                        continue
+                if not lo <= ns <= hi:
+                    for t, ln, ev in self._odd_time(ns, lineno, line.data, line.stream_info):
+                        append((t, index, ln, ev))
+                    lo, hi = self._lo, self._hi
                     continue
             ev = line.data
             st = line.stream_info
@@ -294,6 +338,8 @@ class RecordingReader:
             st.count += 1
             st.last_ns = ns
             append((ns, index, lineno, ev))
+        if out:
+            self._moved(out[-1][0])
         return out, n
 
     def _decode_lines(self, lines: list[bytes], lineno: int) -> list[tuple[int, int, int, Event]]:
@@ -316,6 +362,10 @@ class RecordingReader:
                     except (ValueError, msgspec.DecodeError) as exc:
                         self._bad(lineno, str(exc)[:200])
                         continue
+                    if not self._lo <= ns <= self._hi:
+                        for t, ln, e in self._odd_time(ns, lineno, ev, st):
+                            out.append((t, index, ln, e))
+                        continue
                     ev.recv_ns = ns
                     ev.inst = st.inst
                     st.count += 1
@@ -324,7 +374,83 @@ class RecordingReader:
                     continue
             for ns, ln, ev in self._decode(line, lineno):
                 out.append((ns, index, ln, ev))
+        if out:
+            self._moved(out[-1][0])
         return out
+
+    # -- receive times
+    def _moved(self, ns: int) -> None:
+        """The last line taken is at ``ns``: times near it are taken without a look."""
+        self._anchor = ns
+        if not self._held:
+            self._lo, self._hi = ns - MAX_JUMP_NS, ns + MAX_JUMP_NS
+
+    def _odd_time(self, ns: int, lineno: int, ev: Event | None, src: Any) -> list[tuple[int, int, Event]]:
+        """A line whose receive time is not near the last one taken, or that comes while lines
+        are held: the events it lets through, its own or held ones (usually none or one)."""
+        if not RECV_NS_MIN <= ns < RECV_NS_MAX:
+            self._bad(lineno, f"receive time {ns} is not between 2010 and 2100")
+            return []
+        held, anchor = self._held, self._anchor
+        out: list[tuple[int, int, Event]] = []
+        if anchor is not None and abs(ns - anchor) <= MAX_JUMP_NS:
+            for t, ln, _, _ in held:  # lines far from both sides, which agree: not real times
+                self._bad(ln, f"receive time is {_span(t - anchor)} away from the lines around it")
+            held.clear()
+            out += self._take(ns, lineno, ev, src)
+        elif not held or abs(ns - held[0][0]) <= MAX_JUMP_NS:
+            held.append((ns, lineno, ev, src))
+            if len(held) < JUMP_CONFIRM:
+                self._lo, self._hi = 1, 0  # every line comes here until the held ones are settled
+                return out
+            out += self._release()
+        elif anchor is None:  # a file's first lines that the next do not confirm
+            for t, ln, _, _ in held:
+                self._bad(ln, f"receive time is {_span(t - ns)} away from the lines after it")
+            held.clear()
+            return self._odd_time(ns, lineno, ev, src)
+        else:  # the held lines are not a run between two agreeing sides: a real gap
+            out += self._release()
+            out += self._odd_time(ns, lineno, ev, src)
+            return out
+        if self._anchor is not None:
+            self._moved(self._anchor)
+        return out
+
+    def _release(self) -> list[tuple[int, int, Event]]:
+        """Take every held line: they are real times."""
+        out: list[tuple[int, int, Event]] = []
+        held, self._held = self._held, []
+        for t, ln, ev, src in held:
+            out += self._take(t, ln, ev, src)
+        if held:
+            self._moved(held[-1][0])
+        return out
+
+    def _take(self, ns: int, lineno: int, ev: Event | None, src: Any) -> list[tuple[int, int, Event]]:
+        """A line whose receive time is accepted: its decoded event, or its raw line decoded now."""
+        self._anchor = ns
+        if ev is None:
+            return self._decode_body(ns, src, lineno)
+        st: _Stream = src
+        ev.recv_ns = ns
+        ev.inst = st.inst
+        st.count += 1
+        st.last_ns = ns
+        return [(ns, lineno, ev)]
+
+    def _end_of_file(self) -> list[tuple[int, int, int, Event]]:
+        """Lines still held at the end: a file's first lines are taken (they agree); lines after
+        a jump that nothing confirms are malformed."""
+        if not self._held:
+            return []
+        if self._anchor is None:
+            return [(t, self.index, ln, ev) for t, ln, ev in self._release()]
+        for t, ln, _, _ in self._held:
+            self._bad(ln, f"receive time is {_span(t - self._anchor)} away from the line before "
+                          "it, and the file ends")
+        self._held.clear()
+        return []
 
     def _decode(self, line: bytes, lineno: int) -> list[tuple[int, int, Event]]:
         sp = line.find(b" ")
@@ -332,11 +458,18 @@ class RecordingReader:
             if line.strip():
                 self._bad(lineno, "expected '<timestamp> <json>'")
             return []
-        body = line[sp + 1:]
         try:
             ns = receive_ns(_timestamp.decode(line[:sp]))
-            env = _envelope.decode(body)
-            return self._dispatch(ns, env, body, lineno)
+        except (msgspec.DecodeError, ValueError) as exc:
+            self._bad(lineno, str(exc)[:200])
+            return []
+        if not self._lo <= ns <= self._hi:
+            return self._odd_time(ns, lineno, None, line[sp + 1:])
+        return self._decode_body(ns, line[sp + 1:], lineno)
+
+    def _decode_body(self, ns: int, body: bytes, lineno: int) -> list[tuple[int, int, Event]]:
+        try:
+            return self._dispatch(ns, _envelope.decode(body), body, lineno)
         except (msgspec.DecodeError, ValueError, IndexError) as exc:
             self._bad(lineno, str(exc)[:200])
             return []
@@ -487,6 +620,8 @@ def open_recordings(paths: Iterable[str | Path], venue: str = "auto") -> list[Re
     out = []
     for i, p in enumerate(paths):
         path = Path(p)
+        if path.is_dir():
+            raise UnusableRecording(f"recording {path} is a folder: expected a recording file")
         if not path.is_file():
             raise FileNotFoundError(f"recording not found: {path}")
         out.append(RecordingReader(path, i, venue))

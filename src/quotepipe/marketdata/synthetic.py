@@ -80,11 +80,12 @@ def synthetic_events(cfg: Config, limit: int | None = None) -> Iterator[Event]:
             bid[i] = b
             update_id += 1
             emitted += 1
-            yield BookTickerEvent(step_ns, inst.id, update_id, round(b * inst.tick_size, digits[i]),
-                                  _lots(inst, sizes[j, 1] * inst.base_qty * 20),
-                                  round((b + spread) * inst.tick_size, digits[i]),
-                                  _lots(inst, sizes[j, 2] * inst.base_qty * 20),
-                                  step_ns // 1_000_000)
+            yield BookTickerEvent(recv_ns=step_ns, inst=inst.id, update_id=update_id,
+                                  bid_px=round(b * inst.tick_size, digits[i]),
+                                  bid_qty=_lots(inst, sizes[j, 1] * inst.base_qty * 20),
+                                  ask_px=round((b + spread) * inst.tick_size, digits[i]),
+                                  ask_qty=_lots(inst, sizes[j, 2] * inst.base_qty * 20),
+                                  exch_ms=step_ns // 1_000_000)
             if limit is not None and emitted >= limit:
                 return
 
