@@ -178,3 +178,54 @@ def test_validation_is_pure_host_cpus_are_passed_in():
     with pytest.raises(ConfigError, match=r"workers.cpus\[1\]: expected one of this host's CPUs \[0, 1\]"):
         parse_config(text, host_cpus=[0, 1])
     assert parse_config(text).workers.cpus == [1, 2]  # no host given: not checked
+
+
+INST = "{id: 'binance-spot:X', tick_size: 1, lot_size: 1, base_qty: 1}"
+REFUSED = [
+    ("duplicate key", "workers: {count: 2}\nguards:\n  stale_ms: 5\n  stale_ms: 9\n",
+     "guards.stale_ms: duplicate key (lines 3 and 4)"),
+    ("duplicate section", "spread: {model: fixed}\nspread: {model: glft}\n", "spread: duplicate key"),
+    ("unknown venue", "instruments: [{id: 'kraken:XBTUSD', tick_size: 1, lot_size: 1, base_qty: 1}]",
+     "instruments[0].id: unknown venue 'kraken'"),
+    ("lot above base", "instruments: [{id: 'binance-spot:X', tick_size: 1, lot_size: 2, base_qty: 1}]",
+     "instruments[0].base_qty: 1.0 is less than one lot"),
+    ("two workers one cpu", "workers: {count: 2, cpus: [1, 1]}", "workers.cpus[1]: CPU 1 is already worker 0's"),
+    ("worker on md core", "md: {cpu: 1}\nworkers: {count: 1, cpus: [1]}", "workers.cpus[0]: CPU 1 is md.cpu"),
+    ("inf speed", "feed: {speed: .inf}", "feed.speed: expected a finite number, got inf"),
+    ("inf timeout", "supervisor: {heartbeat_timeout_ms: .inf}",
+     "supervisor.heartbeat_timeout_ms: expected a finite number"),
+    ("nan threshold", "dynamic_allocator: {blacklist_net_bps: .nan}",
+     "dynamic_allocator.blacklist_net_bps: expected a finite number, got nan"),
+    ("inf tick", f"instruments: [{INST.replace('tick_size: 1', 'tick_size: .inf')}]",
+     "instruments[0].tick_size: expected a finite number"),
+    ("deep yaml", "a: " + "[" * 200 + "]" * 200, "nested more than 16 levels"),
+    ("very deep yaml", "a: " + "[" * 20000 + "]" * 20000, "nested more than 16 levels"),
+    ("fees of an unknown venue", "venue: {fees: {kraken: {maker_bps: 1}}}", "venue.fees.kraken: unknown venue"),
+]
+
+
+@pytest.mark.parametrize("name,text,message", REFUSED, ids=[r[0] for r in REFUSED])
+def test_config_mistakes_are_refused_with_their_path(tmp_path, name, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, [0, 1, 2, 3])
+    assert message in str(err.value) and str(path) in str(err.value), str(err.value)
+
+
+def test_non_utf8_and_folder_configs_exit_2_without_a_traceback(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("guards: {blacklist: []}\n# caf\xe9\n".encode("latin-1"))
+    for target, message in ((path, "not UTF-8 text: byte 0xe9 on line 2"), (tmp_path, "is a folder")):
+        r = run_cli("check-config", str(target))
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run_cli("check-config", str(write(tmp_path, "a: " + "[" * 50000 + "]" * 50000)))
+    assert r.returncode == 2 and "nested" in r.stderr and "Traceback" not in r.stderr, r.stderr[-500:]
+
+
+def test_fees_for_one_venue_keep_the_other_venues_rebates():
+    cfg = parse_config("venue: {fees: {binance-spot: {taker_bps: 7.5}}}\n")
+    assert cfg.venue.fees["binance-spot"].taker_bps == 7.5
+    assert cfg.venue.fees["binance-spot"].maker_bps == 0.0
+    assert cfg.venue.fees["binance-usdm"].maker_bps == -0.5  # not dropped
+    assert cfg.venue.fees["binance-coinm"].maker_bps == -0.5
+    assert parse_config(dump_config(cfg)) == cfg

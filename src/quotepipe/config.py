@@ -359,27 +359,42 @@ def load_config(path: str | os.PathLike[str], host_cpus: Collection[int] | None 
     ``host_cpus``: the cores configured CPUs must be among (None: not checked)."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", source) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, expected a YAML file", source) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line}", source) from None
     return parse_config(text, source, host_cpus)
 
 
 def parse_config(text: str, source: str = "<config>", host_cpus: Collection[int] | None = None) -> Config:
     try:
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        node = yaml.compose(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        if node is not None:
+            problem = _node_problem(node)
+            if problem:
+                raise ConfigError(problem, source)
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"YAML syntax error: {where}{problem}", source) from None
+    except RecursionError:
+        raise ConfigError(f"YAML nested more than {MAX_DEPTH} levels deep", source) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"expected a mapping of sections at the top level, got {_show(raw)}",
                           source)
+    raw = _with_default_fees(raw)
     try:
         cfg = msgspec.convert(raw, Config, strict=True)
     except msgspec.ValidationError as exc:
@@ -388,6 +403,64 @@ def parse_config(text: str, source: str = "<config>", host_cpus: Collection[int]
     if problem:
         raise ConfigError(problem, source)
     return cfg
+
+
+MAX_DEPTH = 16  #: no config section nests deeper than 4; anything past this is not a config
+
+
+def _node_problem(node: yaml.Node, path: str = "", depth: int = 0) -> str | None:
+    """A duplicate key (YAML keeps the last one silently) or absurd nesting, with its path."""
+    if depth > MAX_DEPTH:
+        return f"{path or '(top level)'}: YAML nested more than {MAX_DEPTH} levels deep"
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            where = f"{path}.{name}" if path else name
+            if name in seen:
+                return (f"{where}: duplicate key (lines {seen[name]} and {key.start_mark.line + 1}); "
+                        "YAML would keep only the last")
+            seen[name] = key.start_mark.line + 1
+            problem = _node_problem(value, where, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(node, yaml.SequenceNode):
+        for n, item in enumerate(node.value):
+            problem = _node_problem(item, f"{path}[{n}]", depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def _with_default_fees(raw: dict[str, Any]) -> dict[str, Any]:
+    """``venue.fees`` names only the venues (and fields) it changes: the others keep their
+    defaults, so one venue's line does not drop the rest's rebates."""
+    venue = raw.get("venue")
+    fees = venue.get("fees") if isinstance(venue, dict) else None
+    if not isinstance(fees, dict):
+        return raw
+    merged: dict[str, Any] = msgspec.to_builtins(VenueConfig().fees)
+    for name, given in fees.items():
+        base = merged.get(name, {})
+        merged[name] = {**base, **given} if isinstance(given, dict) else given
+    return {**raw, "venue": {**venue, "fees": merged}}
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    """The dotted path of the first ``.inf`` or ``.nan`` in a config, with what it holds."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path}: expected a finite number, got {value}"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _non_finite(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for n, v in enumerate(value):
+            found = _non_finite(v, f"{path}[{n}]")
+            if found:
+                return found
+    return None
 
 
 def default_config() -> Config:
@@ -409,21 +482,26 @@ def validate(cfg: Config, host_cpus: Collection[int] | None = None) -> str | Non
     ids = [i.id for i in cfg.instruments]
     if not ids:
         return "instruments: expected at least one instrument, got an empty list"
+    infinite = _non_finite(msgspec.to_builtins(cfg), "")
+    if infinite:
+        return infinite
     seen: set[str] = set()
     for n, inst in enumerate(cfg.instruments):
         if inst.id in seen:
             return f"instruments[{n}].id: duplicate instrument id {inst.id!r}"
         seen.add(inst.id)
+        if inst.venue not in VENUES:
+            return (f"instruments[{n}].id: unknown venue {inst.venue!r} in {inst.id!r} "
+                    f"(expected one of: {', '.join(VENUES)})")
+        if inst.base_qty < inst.lot_size * (1 - 1e-9):
+            return (f"instruments[{n}].base_qty: {inst.base_qty} is less than one lot "
+                    f"(lot_size {inst.lot_size}): every order would round to 0 and never quote")
         if inst.shard is not None and inst.shard >= cfg.workers.count:
             return (f"instruments[{n}].shard: expected a shard id < workers.count "
                     f"({cfg.workers.count}), got {inst.shard}")
         if inst.inverse and inst.contract_multiplier == 1.0:
             return (f"instruments[{n}].contract_multiplier: an inverse contract needs its USD "
                     f"value per contract (e.g. 100), got 1.0")
-    for field_name in ("tick_size", "lot_size", "base_qty"):
-        for n, inst in enumerate(cfg.instruments):
-            if not math.isfinite(getattr(inst, field_name)):
-                return f"instruments[{n}].{field_name}: expected a finite number > 0"
     da = cfg.dynamic_allocator
     if not da.min_weight <= 1.0 <= da.max_weight:
         return ("dynamic_allocator: expected min_weight <= 1 <= max_weight, got "
@@ -439,6 +517,14 @@ def validate(cfg: Config, host_cpus: Collection[int] | None = None) -> str | Non
             if host is not None and cpu not in host:
                 return (f"workers.cpus[{n}]: expected one of this host's CPUs {sorted(host)}, "
                         f"got {cpu}")
+            if cpu in cfg.workers.cpus[:n]:
+                return (f"workers.cpus[{n}]: CPU {cpu} is already worker "
+                        f"{cfg.workers.cpus.index(cpu)}'s: two pinned workers on one core halve both")
+            if cpu == cfg.md.cpu:
+                return f"workers.cpus[{n}]: CPU {cpu} is md.cpu: the market-data core is its own"
+    for venue_name in cfg.venue.fees:
+        if venue_name not in VENUES:
+            return f"venue.fees.{venue_name}: unknown venue (expected one of: {', '.join(VENUES)})"
     for n, shard in enumerate(cfg.pipeline.canary_shards):
         if not 0 <= shard < cfg.workers.count:
             return (f"pipeline.canary_shards[{n}]: expected a shard id in "
