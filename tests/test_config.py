@@ -189,7 +189,8 @@ REFUSED = [
      "instruments[0].id: unknown venue 'kraken'"),
     ("lot above base", "instruments: [{id: 'binance-spot:X', tick_size: 1, lot_size: 2, base_qty: 1}]",
      "instruments[0].base_qty: 1.0 is less than one lot"),
-    ("two workers one cpu", "workers: {count: 2, cpus: [1, 1]}", "workers.cpus[1]: CPU 1 is already worker 0's"),
+    ("two workers one cpu", "workers: {count: 2, cpus: [1, 1]}",
+     "workers.cpus[1]: CPU 1 is already worker 0's"),
     ("worker on md core", "md: {cpu: 1}\nworkers: {count: 1, cpus: [1]}", "workers.cpus[0]: CPU 1 is md.cpu"),
     ("inf speed", "feed: {speed: .inf}", "feed.speed: expected a finite number, got inf"),
     ("inf timeout", "supervisor: {heartbeat_timeout_ms: .inf}",
@@ -200,7 +201,8 @@ REFUSED = [
      "instruments[0].tick_size: expected a finite number"),
     ("deep yaml", "a: " + "[" * 200 + "]" * 200, "nested more than 16 levels"),
     ("very deep yaml", "a: " + "[" * 20000 + "]" * 20000, "nested more than 16 levels"),
-    ("fees of an unknown venue", "venue: {fees: {kraken: {maker_bps: 1}}}", "venue.fees.kraken: unknown venue"),
+    ("fees of an unknown venue", "venue: {fees: {kraken: {maker_bps: 1}}}",
+     "venue.fees.kraken: unknown venue"),
 ]
 
 
