@@ -436,9 +436,9 @@ def _with_default_fees(raw: dict[str, Any]) -> dict[str, Any]:
     """``venue.fees`` names only the venues (and fields) it changes: the others keep their
     defaults, so one venue's line does not drop the rest's rebates."""
     venue = raw.get("venue")
-    fees = venue.get("fees") if isinstance(venue, dict) else None
-    if not isinstance(fees, dict):
+    if not isinstance(venue, dict) or not isinstance(venue.get("fees"), dict):
         return raw
+    fees: dict[str, Any] = venue["fees"]
     merged: dict[str, Any] = msgspec.to_builtins(VenueConfig().fees)
     for name, given in fees.items():
         base = merged.get(name, {})
