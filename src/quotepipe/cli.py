@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 
-from quotepipe.config import Config, ConfigError, dump_config, load_config, shard_modes
+from quotepipe.config import INSTANCE_NAME, Config, ConfigError, dump_config, load_config, shard_modes
 from quotepipe.domain.shards import ShardMap
 from quotepipe.runtime.cpu import host_cpus
 
@@ -165,7 +166,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     from quotepipe.shm.segment import SegmentError, owner_alive, read_owner, segment_name
 
     instance = args.instance or (load_config(args.config).instance.name if args.config else "default")
-    owner = read_owner(segment_name(instance, "control"))
+    if not re.fullmatch(INSTANCE_NAME, instance):
+        raise UsageError(f"--instance: expected a name matching {INSTANCE_NAME}, got {instance!r}")
+    try:
+        owner = read_owner(segment_name(instance, "control"))
+    except SegmentError as exc:
+        print(f"quotepipe: cannot read instance {instance!r}: {exc}; run as that user or root",
+              file=sys.stderr)
+        return EXIT_FAILED
     if owner is None:
         print(f"quotepipe: instance {instance!r} is not running (no shared memory)", file=sys.stderr)
         return EXIT_FAILED

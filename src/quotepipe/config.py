@@ -96,8 +96,11 @@ DEFAULT_INSTRUMENTS: tuple[Instrument, ...] = (
 
 # ------------------------------------------------------------------- sections
 
+INSTANCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
 class InstanceConfig(_Section, frozen=True, kw_only=True):
-    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+    name: Annotated[str, Meta(pattern=INSTANCE_NAME,
                               description="instance name, part of every shared-memory name")] = "default"
 
 

@@ -36,7 +36,7 @@ class SegmentError(RuntimeError):
 
 
 class InstanceRunning(SegmentError):
-    """Another live process owns this instance's segments."""
+    """Another live process owns this instance's segments, or another user's segment holds its name."""
 
 
 def layout_hash(description: str) -> int:
@@ -103,6 +103,8 @@ class Segment:
             shm = posix_ipc.SharedMemory(name, flags=0, read_only=not writable)
         except posix_ipc.ExistentialError:
             raise SegmentError(f"shared-memory segment {name} does not exist") from None
+        except posix_ipc.PermissionsError:
+            raise permission_denied(name) from None
         try:
             access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
             mm = mmap.mmap(shm.fd, shm.size, access=access)
@@ -159,12 +161,40 @@ def existing_segments(instance: str) -> list[str]:
     return sorted("/" + p.name for p in SHM_DIR.iterdir() if p.name.startswith(prefix))
 
 
+def user_name(uid: int) -> str:
+    """``alice (uid 1001)``, or ``uid 1001`` when the user database does not know it."""
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def file_uid(name: str) -> int | None:
+    """The user that owns segment ``name`` (its file under /dev/shm); None when it is gone."""
+    try:
+        return (SHM_DIR / name.lstrip("/")).stat().st_uid
+    except OSError:
+        return None
+
+
+def permission_denied(name: str) -> SegmentError:
+    uid = file_uid(name)
+    whose = f" (it belongs to {user_name(uid)})" if uid is not None else ""
+    return SegmentError(f"may not open {name}: permission denied{whose}")
+
+
 def read_owner(name: str) -> tuple[int, float] | None:
-    """Owner pid and start time from a segment's header, without layout checks."""
+    """Owner pid and start time from a segment's header, without layout checks.
+
+    Raises ``SegmentError`` naming the segment's user when this user may not read it."""
     try:
         shm = posix_ipc.SharedMemory(name, flags=0, read_only=True)
     except posix_ipc.ExistentialError:
         return None
+    except posix_ipc.PermissionsError:
+        raise permission_denied(name) from None
     try:
         if shm.size < HEADER_SIZE:
             return None
@@ -178,10 +208,18 @@ def read_owner(name: str) -> tuple[int, float] | None:
 def claim_instance(instance: str) -> list[str]:
     """Make way for a new owner of ``instance``.
 
-    Refuses with ``InstanceRunning`` while a live owner holds any segment;
-    otherwise removes stale segments left by a dead owner and returns their names.
+    Refuses with ``InstanceRunning`` while a live owner holds any segment, or while any
+    segment of the name belongs to another user (a header can be forged, the file's owner
+    cannot); otherwise removes stale segments left by a dead owner and returns their names.
     """
     names = existing_segments(instance)
+    me = os.geteuid()
+    for name in names:  # another user's segment is never taken for ours, whatever its header says
+        uid = file_uid(name)
+        if uid is not None and uid != me:
+            raise InstanceRunning(
+                f'instance "{instance}" is blocked by {SHM_DIR}{name}, which belongs to {user_name(uid)}, '
+                f"not to {user_name(me)}: pick another instance.name, or have its owner remove it")
     for name in names:
         owner = read_owner(name)
         if owner and owner_alive(*owner) and owner[0] != os.getpid():
