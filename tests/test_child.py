@@ -12,7 +12,7 @@ import pytest
 from quotepipe.config import Config, parse_config
 from quotepipe.domain.shards import ShardMap
 from quotepipe.runtime.child import HOUSEKEEPING_NS, STALL_NS, ChildProcess
-from quotepipe.shm import config_block as config_block_mod
+from quotepipe.shm import blob as blob_mod
 from quotepipe.shm.catalog import MD_RING, SCOREBOARD_STATS, Attached, create_instance_segments, worker_slot
 from quotepipe.shm.segment import SegmentError, SegmentSet
 from quotepipe.shm.snapshots import SnapshotTable
@@ -116,8 +116,8 @@ def test_seqlock_reads_give_up_after_bounded_retries_and_count_it(instance_name,
         # the config block: the same policy, with pauses; a block stuck mid-write raises
         block = shm.config_block()
         assert block.read()[0] == 1
-        monkeypatch.setattr(config_block_mod, "READ_ROUNDS", 3)
-        shm.config_block(writable=True)._q[0] += 1
+        monkeypatch.setattr(blob_mod, "READ_ROUNDS", 3)
+        shm.config_block(writable=True).blob._q[0] += 1
         with pytest.raises(SegmentError, match="mid-write"):
             block.read()
         assert block.give_ups == 3

@@ -241,6 +241,9 @@ class VenueConfig(_Section, frozen=True, kw_only=True):
     queue_model: Annotated[Literal["risk_averse", "prob"],
                            Meta(description="queue-position model")] = "prob"
     prob_exponent: Annotated[float, _f("prob model: power-law exponent n", gt=0)] = 3.0
+    cancel_on_silence_ms: Annotated[float, _f(
+        "dead-man's switch: a worker silent this long has its orders cancelled (like an exchange's "
+        "cancel-on-disconnect), before the supervisor's heartbeat_timeout_ms kills it, ms", gt=0)] = 500.0
     fees: Annotated[dict[str, VenueFees], Meta(description="fees per venue")] = msgspec.field(
         default_factory=lambda: {
             "binance-spot": VenueFees(maker_bps=0.0, taker_bps=4.0),
@@ -525,6 +528,10 @@ def validate(cfg: Config, host_cpus: Collection[int] | None = None) -> str | Non
                         f"{cfg.workers.cpus.index(cpu)}'s: two pinned workers on one core halve both")
             if cpu == cfg.md.cpu:
                 return f"workers.cpus[{n}]: CPU {cpu} is md.cpu: the market-data core is its own"
+    if cfg.venue.cancel_on_silence_ms >= cfg.supervisor.heartbeat_timeout_ms:
+        return (f"venue.cancel_on_silence_ms: expected less than supervisor.heartbeat_timeout_ms "
+                f"({cfg.supervisor.heartbeat_timeout_ms:g}): the orders must go before the worker is killed, "
+                f"got {cfg.venue.cancel_on_silence_ms:g}")
     for venue_name in cfg.venue.fees:
         if venue_name not in VENUES:
             return f"venue.fees.{venue_name}: unknown venue (expected one of: {', '.join(VENUES)})"

@@ -40,22 +40,27 @@ from quotepipe.daemon import sdnotify
 from quotepipe.daemon.child import ROLES, child_argv
 from quotepipe.daemon.view import InstanceView, format_status
 from quotepipe.runtime.cpu import host_cpus, pin, restrict
+from quotepipe.runtime.silence import SilenceWatch
 from quotepipe.shm.catalog import (
     SLOT_MD,
     SLOT_SCOREBOARD,
     SLOT_SUPERVISOR,
     SLOT_VENUE,
+    SUPERVISOR_STATS,
     Attached,
     create_instance_segments,
     worker_slot,
 )
 from quotepipe.shm.control import Role
 from quotepipe.shm.segment import SegmentSet
+from quotepipe.shm.stats import CounterTotals
 
 log = logging.getLogger("quotepipe.supervisor")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 LOOP_S = 0.05
+#: the most of one loop gap credited to a child's silence: a longer gap is this process's own stall
+SILENCE_CREDIT_NS = int(4 * LOOP_S * 1e9)
 CANCEL_WAIT_S = 2.0  # a restart waits this long at most for the venue's confirmation
 
 
@@ -116,6 +121,8 @@ class Supervisor:
         #: the host's CPU set, taken once before this process narrows its own affinity: the one
         #: set that start-up and every reload validate against
         self.all_cpus: set[int] = set(host_cpus())
+        self.silence = SilenceWatch([], lambda slot: 0, SILENCE_CREDIT_NS)  # the children's, at start
+        self.silent_kills = 0
 
     # ------------------------------------------------------------------ start
     def run(self) -> int:
@@ -160,6 +167,10 @@ class Supervisor:
         self.children += [Child("worker", s, worker_slot(s), worker_cpus[s])
                           for s in range(cfg.workers.count)]
         self.children.append(Child("md", 0, SLOT_MD, md_cpu))
+        self.silence = SilenceWatch([c.proc_slot for c in self.children], control.heartbeat,
+                                    SILENCE_CREDIT_NS)
+        self.stats = shm.stats("stats.supervisor", SUPERVISOR_STATS)
+        self.totals = CounterTotals(self.stats)
         for child in self.children:
             self._spawn(child)
         log.info("instance %r: %d processes started (md cpu %s, workers %s); waiting for heartbeats",
@@ -175,6 +186,7 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         self.control.clear_line(child.proc_slot)
+        self.silence.restart(child.proc_slot)
         argv = child_argv(child.role, self.cfg.instance.name, child.proc_slot, child.index, child.cpu,
                           child.restarts, os.getpid())
         child.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True)
@@ -191,18 +203,33 @@ class Supervisor:
                               child.restarts)
 
     def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + self.cfg.supervisor.startup_timeout_s
-        while time.monotonic() < deadline:
+        limit_ms = self.cfg.supervisor.startup_timeout_s * 1000
+        while True:
             self._wait(LOOP_S)
             self._handle_signals()
             self._reap()
             if self.stopping:
                 return False
-            if all(self.control.heartbeat(c.proc_slot) for c in self.children if c.state == "running"):
+            self._look()
+            running = [c for c in self.children if c.state == "running"]
+            if all(self.silence.beat(c.proc_slot) for c in running):
                 return True
-        self._begin_stop(EXIT_FAILED,
-                         f"children did not start within {self.cfg.supervisor.startup_timeout_s:g} s")
-        return False
+            late = [c.name for c in running if self.silence.silent_ms(c.proc_slot) > limit_ms]
+            if late:
+                self._begin_stop(EXIT_FAILED, f"{', '.join(late)} did not start within "
+                                              f"{self.cfg.supervisor.startup_timeout_s:g} s")
+                return False
+
+    def _look(self) -> None:
+        """The heartbeats, judged on this process's own running time; its own stalls published."""
+        watch = self.silence
+        stalls = watch.stalls
+        watch.look(time.monotonic_ns())
+        if watch.stalls != stalls:
+            log.warning("supervisor: this process did not run for %.0f ms (a host stall?); children are "
+                        "judged on the time it ran", watch.last_gap_ns / 1e6)
+        self.totals.publish_all({"stalls": watch.stalls, "silent_kills": self.silent_kills})
+        self.stats.set_gauge("loop_gap_max_ms", watch.gap_max_ns / 1e6)
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self) -> None:
@@ -329,21 +356,24 @@ class Supervisor:
             log.warning("%s restarted as pid %d (restart %d)", child.name, child.pid, child.restarts)
 
     def _check_heartbeats(self) -> None:
+        """Kill a child that made no progress for the time-out while this process was running."""
         cfg = self.cfg.supervisor
-        now_s = time.monotonic()
-        now_ns = time.monotonic_ns()
+        self._look()
+        watch = self.silence
         for child in self.children:
             if child.state != "running" or child.popen is None or child.popen.poll() is not None:
                 continue
-            beat = self.control.heartbeat(child.proc_slot)
-            if beat == 0:
-                if now_s - child.started > cfg.startup_timeout_s:
+            silent = watch.silent_ms(child.proc_slot)
+            if watch.beat(child.proc_slot) == 0:
+                if silent > cfg.startup_timeout_s * 1000:
                     log.error("%s (pid %d) never beat within %g s: killing it", child.name, child.pid,
                               cfg.startup_timeout_s)
+                    self.silent_kills += 1
                     child.popen.kill()
-            elif (now_ns - beat) / 1e6 > cfg.heartbeat_timeout_ms:
+            elif silent > cfg.heartbeat_timeout_ms:
                 log.error("%s (pid %d) silent for %.0f ms (supervisor.heartbeat_timeout_ms %g): killing it",
-                          child.name, child.pid, (now_ns - beat) / 1e6, cfg.heartbeat_timeout_ms)
+                          child.name, child.pid, silent, cfg.heartbeat_timeout_ms)
+                self.silent_kills += 1
                 child.popen.kill()
 
     # ------------------------------------------------------------------ reload

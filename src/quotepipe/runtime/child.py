@@ -26,11 +26,11 @@ import time
 
 from quotepipe.config import Config
 from quotepipe.runtime.lifeline import parent_alive, set_process_name
+from quotepipe.runtime.silence import STALL_NS
 from quotepipe.shm.catalog import Attached
 from quotepipe.shm.stats import CounterTotals, StatsBlock
 
 HOUSEKEEPING_NS = 50_000_000   #: heartbeat and control-block follow-up period
-STALL_NS = 250_000_000         #: a housekeeping gap longer than this is a stall
 
 
 class ChildProcess:

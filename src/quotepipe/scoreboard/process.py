@@ -5,7 +5,9 @@ Runs niced (low priority) and unpinned. It consumes the venue-events ring
 table every ``MID_SAMPLE_NS`` (markouts are seconds long; a 10 ms sample is
 plenty), runs the same ``Scoreboard`` and ``Allocator`` code as replay on event
 time, publishes weights to the weights array when they change, and the
-metrics to the score table for ``status`` and /metrics.
+metrics to the score table for ``status`` and /metrics. Every ``SCORES_NS`` it
+also checkpoints what it has learned (``scoreboard.checkpoint``), so that its
+own restart carries on from there instead of from a blank prior.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from quotepipe.domain.clock import event_now, event_rate
 from quotepipe.domain.orders import Fill, OrderEnd
 from quotepipe.domain.snapshot import ASK_PX, BID_PX, PUBLISH_NS, RECV_NS
 from quotepipe.runtime.child import ChildProcess
+from quotepipe.scoreboard import checkpoint
 from quotepipe.scoreboard.allocator import Allocator
 from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.catalog import SCOREBOARD_STATS, VENUE_EVENT_FILL, Attached
@@ -39,19 +42,46 @@ class ScoreboardProcess(ChildProcess):
         self.snapshots = shm.snapshots()
         self.weights = shm.weights(writable=True)
         self.scores = shm.scores(writable=True)
-        # the first scoreboard reads every fill; a restarted one starts from now (its EMAs are new)
+        self.checkpoint = shm.scoreboard_state(writable=True)
+        # the first scoreboard reads every fill; a restarted one reads on from its checkpoint
         self.events = shm.venue_event_reader(from_start=not restarted)
         self.n = len(cfg.instruments)
+        self.ids = [i.id for i in cfg.instruments]
         self.board = Scoreboard(cfg.symbol_scoreboard, self.n)
         self.allocator = Allocator(cfg.dynamic_allocator, cfg.symbol_scoreboard, self.n)
         self.rate = 1.0
-        self.counts = dict.fromkeys(("fills", "order_ends", "mids", "allocations", "weight_publications"), 0)
+        self.counts = dict.fromkeys(("fills", "order_ends", "mids", "allocations", "weight_publications",
+                                     "checkpoints", "checkpoint_skips"), 0)
         self.event_now = 0
         self._configure(cfg)
-        if restarted:  # carry on from the weights in force, not from 1
-            _, w, f = self.weights.snapshot()
-            self.allocator.weights[:] = w
-            self.allocator.flags[:] = f
+        if restarted:
+            self._resume()
+
+    def _resume(self) -> None:
+        """After a restart: the weights in force (not 1), and what the last process had learned."""
+        _, w, f = self.weights.snapshot()
+        self.allocator.weights[:] = w
+        self.allocator.flags[:] = f
+        got = self.checkpoint.read()
+        cp = checkpoint.restore(got[1], self.ids, self.board, self.allocator) if got else None
+        if cp is None:
+            log.warning("scoreboard: restarted without a usable checkpoint: metrics start afresh; "
+                        "the weights in force stay")
+            return
+        self.events.next = max(cp.events_next, 1)  # the fills that came while it was down, too
+        self.event_now = cp.event_now
+        log.info("scoreboard: restarted from its checkpoint (%d fills, %d markouts); reading on from "
+                 "venue event %d", sum(s.fills for s in cp.symbols), sum(s.markouts for s in cp.symbols),
+                 cp.events_next)
+
+    def _save(self) -> None:
+        data = checkpoint.capture(self.ids, self.board, self.allocator, self.events.next, self.event_now)
+        if len(data) <= self.checkpoint.capacity:
+            self.checkpoint.write(data, self.checkpoint.tag + 1)
+        else:
+            self.counts["checkpoint_skips"] += 1
+            return
+        self.counts["checkpoints"] += 1
 
     def _configure(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -127,6 +157,7 @@ class ScoreboardProcess(ChildProcess):
 
     def on_stop(self) -> None:
         self._publish_scores()
+        self._save()
 
     def run(self) -> int:
         self.start()
@@ -142,6 +173,7 @@ class ScoreboardProcess(ChildProcess):
             if now >= next_scores:
                 next_scores = now + SCORES_NS
                 self._publish_scores()
+                self._save()
             if now >= self.next_house and not self.housekeeping(now):
                 return 0
             if not work:

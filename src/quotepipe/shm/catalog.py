@@ -12,12 +12,13 @@ from quotepipe.domain.guards import Guard, Reason
 from quotepipe.domain.orders import Action
 from quotepipe.domain.shards import ShardMap
 from quotepipe.domain.stages import TIMED
+from quotepipe.shm.blob import Blob
 from quotepipe.shm.config_block import ConfigBlock
 from quotepipe.shm.control import ControlBlock
 from quotepipe.shm.counts import InstrumentCounts
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
 from quotepipe.shm.scores import ScoreTable
-from quotepipe.shm.segment import SegmentSet, segment_name
+from quotepipe.shm.segment import Segment, SegmentSet, segment_name
 from quotepipe.shm.snapshots import SnapshotTable
 from quotepipe.shm.stats import StatsBlock, StatsSchema
 from quotepipe.shm.venue_table import VenueTable
@@ -45,6 +46,11 @@ VENUE_EVENT_RING = RingLayout("venue_events", [
     ("fee_bps", "d"), ("mid", "d"), ("target_px", "d"), ("queue_edge", "d"), ("order_id", "q")])
 VENUE_EVENT_RING_CAPACITY = 1 << 14
 
+#: the scoreboard's checkpoint (``scoreboard.checkpoint``): what it learned, for its own restart
+SCOREBOARD_STATE = "scoreboard.state"
+SCOREBOARD_STATE_CAPACITY = 1 << 22
+SCOREBOARD_STATE_LAYOUT = f"scoreboard-state:v1:msgpack:{SCOREBOARD_STATE_CAPACITY}"
+
 #: process-table slots: fixed for the singletons, then one per worker shard
 SLOT_SUPERVISOR, SLOT_MD, SLOT_VENUE, SLOT_SCOREBOARD = 0, 1, 2, 3
 
@@ -70,15 +76,19 @@ WORKER_STATS = StatsSchema(
 
 VENUE_STATS = StatsSchema(
     counters=("intents", "book_updates", "trades", "fills", "order_ends", "rejects", "stop_cancels",
-              "cancel_requests", "ring_lost", "seqlock_give_ups", *CHILD_COUNTERS),
+              "cancel_requests", "silence_cancels", "ring_lost", "seqlock_give_ups", *CHILD_COUNTERS),
     gauges=("open_orders", *CHILD_GAUGES),
 )
 
 SCOREBOARD_STATS = StatsSchema(
-    counters=("fills", "order_ends", "mids", "allocations", "weight_publications", "ring_lost",
-              "seqlock_give_ups", *CHILD_COUNTERS),
+    counters=("fills", "order_ends", "mids", "allocations", "weight_publications", "checkpoints",
+              "checkpoint_skips", "ring_lost", "seqlock_give_ups", *CHILD_COUNTERS),
     gauges=("event_time_s", *CHILD_GAUGES),
 )
+
+#: the supervisor's own: its stalls (loop gaps judged as its own, not the children's) and the
+#: children it killed as silent
+SUPERVISOR_STATS = StatsSchema(counters=("stalls", "silent_kills"), gauges=("loop_gap_max_ms",))
 
 MD_STATS = StatsSchema(
     counters=("book_ticker", "depth", "trade", "snapshot", "malformed", "unknown_instrument",
@@ -109,6 +119,7 @@ def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
     VenueTable.create(segs, n)
     ScoreTable.create(segs, n)
     InstrumentCounts.create(segs, n)
+    segs.create(SCOREBOARD_STATE, Blob.size(SCOREBOARD_STATE_CAPACITY), SCOREBOARD_STATE_LAYOUT)
     for shard in range(cfg.workers.count):
         RingWriter.create(segs, md_ring_name(shard), MD_RING, MD_RING_CAPACITY)
         RingWriter.create(segs, intent_ring_name(shard), INTENT_RING, INTENT_RING_CAPACITY)
@@ -118,6 +129,7 @@ def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
     StatsBlock.create(segs, "stats.md", MD_STATS)
     StatsBlock.create(segs, "stats.venue", VENUE_STATS)
     StatsBlock.create(segs, "stats.scoreboard", SCOREBOARD_STATS)
+    StatsBlock.create(segs, "stats.supervisor", SUPERVISOR_STATS)
 
 
 class Attached:
@@ -146,6 +158,10 @@ class Attached:
 
     def scores(self, writable: bool = False) -> ScoreTable:
         return ScoreTable.attach(self.name(ScoreTable.SEGMENT), self.n, writable)
+
+    def scoreboard_state(self, writable: bool = False) -> Blob:
+        return Blob(Segment.attach(self.name(SCOREBOARD_STATE), SCOREBOARD_STATE_LAYOUT, writable),
+                    SCOREBOARD_STATE_CAPACITY)
 
     def counts(self, writable: bool = False) -> InstrumentCounts:
         return InstrumentCounts.attach(self.name("counts"), self.n, writable)

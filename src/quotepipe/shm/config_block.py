@@ -9,19 +9,15 @@ child always runs the config in force, not the one the instance started with.
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 
 from quotepipe.config import Config
 from quotepipe.domain.shards import ShardMap
-from quotepipe.shm.segment import LINE, Segment, SegmentError, SegmentSet
-from quotepipe.shm.seqlock import seqlock_retry
+from quotepipe.shm.blob import Blob
+from quotepipe.shm.segment import Segment, SegmentError, SegmentSet
 
 CAPACITY = 1 << 20
 LAYOUT = f"config:v2:json:{CAPACITY}"
-READ_ROUNDS = 2000
-_SEQ, _EPOCH, _LEN = 0, 1, 2
 
 
 class Published(msgspec.Struct, frozen=True):
@@ -32,15 +28,15 @@ class Published(msgspec.Struct, frozen=True):
 
 
 class ConfigBlock:
+    """The config as a ``Blob`` whose tag is the epoch."""
+
     def __init__(self, segment: Segment) -> None:
         self.segment = segment
-        self._q = segment.body.cast("Q")
-        self._data = segment.body[LINE:LINE + CAPACITY]
-        self.give_ups = 0
+        self.blob = Blob(segment, CAPACITY)
 
     @classmethod
     def create(cls, segments: SegmentSet) -> ConfigBlock:
-        return cls(segments.create("config", LINE + CAPACITY, LAYOUT))
+        return cls(segments.create("config", Blob.size(CAPACITY), LAYOUT))
 
     @classmethod
     def attach(cls, name: str, writable: bool = False) -> ConfigBlock:
@@ -50,35 +46,21 @@ class ConfigBlock:
         data = msgspec.json.encode(Published(cfg, shards))
         if len(data) > CAPACITY:
             raise ValueError(f"config is {len(data)} bytes encoded; the config block holds {CAPACITY}")
-        q = self._q
-        seq = q[_SEQ] | 1
-        q[_SEQ] = seq
-        self._data[:len(data)] = data
-        q[_LEN] = len(data)
-        q[_EPOCH] = epoch
-        q[_SEQ] = seq + 1
+        self.blob.write(data, epoch)
 
     @property
     def epoch(self) -> int:
-        return self._q[_EPOCH]
+        return self.blob.tag
+
+    @property
+    def give_ups(self) -> int:
+        return self.blob.give_ups
 
     def read(self) -> tuple[int, Config, ShardMap]:
-        """(epoch, config, shard map) of one consistent write.
-
-        The seqlock policy of ``shm.seqlock``, with a pause between rounds of retries:
-        a write copies up to a megabyte, and this is never on a hot path. A block that
-        stays mid-write for ``READ_ROUNDS`` ms (a writer that died writing) raises."""
-        q = self._q
-
-        def copy() -> tuple[int, bytes]:
-            return q[_EPOCH], bytes(self._data[:q[_LEN]])
-
-        for _ in range(READ_ROUNDS):
-            got = seqlock_retry(q, _SEQ, copy)
-            if got is not None:
-                epoch, data = got
-                published = msgspec.json.decode(data, type=Published)
-                return epoch, published.config, published.shards
-            self.give_ups += 1
-            time.sleep(0.001)
-        raise SegmentError(f"{self.segment.name}: the config block stayed mid-write or was never written")
+        """(epoch, config, shard map) of one consistent write (``Blob.read``'s policy)."""
+        got = self.blob.read()
+        if got is None:
+            raise SegmentError(f"{self.segment.name}: the config block was never written")
+        epoch, data = got
+        published = msgspec.json.decode(data, type=Published)
+        return epoch, published.config, published.shards

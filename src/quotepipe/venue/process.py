@@ -10,6 +10,11 @@ instrument's row of the venue table (for the workers and ``status``).
 It also carries out the supervisor's cancel requests: before a dead worker is
 restarted, and at a stop, every order of the shard is cancelled and the
 cancels landed at once; the acknowledgement in the control block says so.
+And it is each worker's dead-man's switch: a worker whose heartbeat has not
+moved for ``venue.cancel_on_silence_ms`` (judged on the venue's own running
+time, ``runtime.silence``) has its orders cancelled the same way, long before
+the supervisor's heartbeat time-out kills it: a stopped worker's stale quotes
+do not rest.
 
 The event clock is the newest update's receive time plus the wall time since
 it was published, times ``feed.speed`` (1 when the feed runs flat out), so
@@ -25,13 +30,15 @@ from quotepipe.config import Config
 from quotepipe.domain.clock import event_now, event_rate
 from quotepipe.domain.orders import ASK, BID, Fill, OrderEnd
 from quotepipe.domain.snapshot import LEVELS, BookState
-from quotepipe.runtime.child import ChildProcess
-from quotepipe.shm.catalog import VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END, VENUE_STATS, Attached
+from quotepipe.runtime.child import HOUSEKEEPING_NS, ChildProcess
+from quotepipe.runtime.silence import SilenceWatch
+from quotepipe.shm.catalog import VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END, VENUE_STATS, Attached, worker_slot
 from quotepipe.venue.paper import PaperVenue
 
 log = logging.getLogger(__name__)
 
 TIMER_NS = 1_000_000
+SILENCE_CREDIT_NS = 4 * HOUSEKEEPING_NS  #: the most of one venue turn gap credited to a worker's silence
 IDLE_SLEEP_S = 0.0002
 
 
@@ -83,7 +90,10 @@ class VenueProcess(ChildProcess):
         self.ev_recv = 0     # event clock: newest update's receive time ...
         self.ev_mono = 0     # ... and when it was published
         self.counts = {name: 0 for name in ("intents", "book_updates", "trades", "fills", "order_ends",
-                                            "cancel_requests", "stop_cancels")}
+                                            "cancel_requests", "stop_cancels", "silence_cancels")}
+        self.silence = SilenceWatch([worker_slot(s) for s in range(n_shards)], self.control.heartbeat,
+                                    SILENCE_CREDIT_NS)
+        self.silenced = [False] * n_shards  #: orders cancelled for silence; cleared at the next beat
 
     def now(self) -> int:
         if self.ev_mono == 0:
@@ -168,19 +178,41 @@ class VenueProcess(ChildProcess):
             request = control.cancel_request(shard)
             if request == done:
                 continue
-            self._drain_intents()  # the shard's last intents first: nothing lands after the cancel
-            now = self.now()
-            cancelled = 0
-            for slot in self.shard_slots[shard]:
-                k = self.venue.close_out(slot, now)
-                self.stop_cancels[slot] += k
-                cancelled += k
-            self._publish()
+            cancelled = self._cancel_shard(shard)
             self.cancels_done[shard] = request
             self.counts["cancel_requests"] += 1
-            self.counts["stop_cancels"] += cancelled
             control.ack_cancel(shard, request)
             log.info("venue: shard %d: cancelled %d open orders on request %d", shard, cancelled, request)
+
+    def _cancel_shard(self, shard: int) -> int:
+        """Cancel every order of ``shard`` and land the cancels now; how many there were."""
+        self._drain_intents()  # the shard's last intents first: nothing lands after the cancel
+        now = self.now()
+        cancelled = 0
+        for slot in self.shard_slots[shard]:
+            k = self.venue.close_out(slot, now)
+            self.stop_cancels[slot] += k
+            cancelled += k
+        self._publish()
+        self.counts["stop_cancels"] += cancelled
+        return cancelled
+
+    def _dead_man_switch(self) -> None:
+        """Cancel the orders of a worker whose heartbeat stopped moving (once per silence)."""
+        watch = self.silence
+        watch.look(time.monotonic_ns())
+        limit = self.cfg.venue.cancel_on_silence_ms
+        for shard, done in enumerate(self.silenced):
+            slot = worker_slot(shard)
+            silent = watch.silent_ms(slot)
+            if done:
+                self.silenced[shard] = silent > 0.0  # it beat again: armed for the next silence
+            elif silent > limit and watch.beat(slot):
+                cancelled = self._cancel_shard(shard)
+                self.silenced[shard] = True
+                self.counts["silence_cancels"] += 1
+                log.warning("venue: worker %d silent for %.0f ms (venue.cancel_on_silence_ms %g): "
+                            "cancelled its %d open orders", shard, silent, limit, cancelled)
 
     # ------------------------------------------------------------------ loop
     def run(self) -> int:
@@ -201,6 +233,7 @@ class VenueProcess(ChildProcess):
 
     def on_turn(self) -> None:
         self._cancel_requests()
+        self._dead_man_switch()
 
     def publish_counters(self) -> None:
         totals = self.totals
