@@ -40,7 +40,9 @@ class Daemon:
     """``quotepipe run -c CONFIG [--duration S] --summary-json FILE`` in the background."""
 
     def __init__(self, tmp_path: Path, instance: str, yaml: str = "", duration: float | None = None,
-                 metrics_port: int = 0) -> None:
+                 metrics_port: int = 0, own_group: bool = False) -> None:
+        """``own_group``: the supervisor leads a process group of its own (a terminal job's), so a
+        test can stop and continue the whole instance with ``killpg``."""
         self.instance = instance
         self.dir = tmp_path
         self.config = tmp_path / f"{instance}.yaml"
@@ -53,7 +55,8 @@ class Daemon:
                 "--summary-json", str(self.summary_path)]
         if duration:
             args += ["--duration", str(duration)]
-        self.proc = subprocess.Popen(args, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(args, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
+                                     process_group=0 if own_group else None)
         self._view: InstanceView | None = None
 
     def write_config(self, yaml: str, metrics_port: int = 0) -> None:
@@ -87,6 +90,11 @@ class Daemon:
     def pids(self, role: str) -> list[int]:
         s = self.status()
         return [p["pid"] for p in s["processes"] if p["role"] == role] if s else []
+
+    def process(self, role: str, index: int = 0) -> dict[str, Any]:
+        s = self.status()
+        assert s is not None
+        return next(p for p in s["processes"] if p["role"] == role and p["index"] == index)
 
     # -- acting
     def signal(self, sig: int) -> None:

@@ -92,6 +92,22 @@ class QuotepipeCollector:
             if p["role"] != "supervisor":
                 restarts.add_metric([p["role"], str(p["index"])], p["restarts"])
         yield restarts
+        stalls = CounterMetricFamily("quotepipe_process_stalls",
+                                     "Loop turns over 250 ms apart: a starved, stopped or stalled process",
+                                     labels=["role", "index"])
+        gap = GaugeMetricFamily("quotepipe_process_loop_gap_max_seconds",
+                                "Longest gap between two of a process's loop turns", labels=["role", "index"])
+        for p in s["processes"]:
+            stalls.add_metric([p["role"], str(p["index"])], p["stalls"])
+            gap.add_metric([p["role"], str(p["index"])], (p["loop_gap_max_ms"] or 0.0) / 1e3)
+        yield stalls
+        yield gap
+        yield counter("supervisor_silent_kills", "Children killed for no progress while the supervisor ran "
+                      "(supervisor.heartbeat_timeout_ms)", s["supervisor"]["silent_kills"])
+        yield counter("venue_silence_cancels", "Dead-man's switch: cancels of a silent worker's orders "
+                      "(venue.cancel_on_silence_ms)", s["venue"]["silence_cancels"])
+        yield counter("worker_coalesced", "Snapshot announcements folded into one tick (load shedding)",
+                      s["workers"]["coalesced"])
         shard = GaugeMetricFamily("quotepipe_shard_halted", "1 when a shard is halted",
                                   labels=["shard", "mode"])
         for sh in s["shards"]:

@@ -22,6 +22,7 @@ from quotepipe.shm.catalog import (
     MD_STATS,
     SCOREBOARD_STATS,
     SLOT_SUPERVISOR,
+    SUPERVISOR_STATS,
     VENUE_STATS,
     WORKER_STATS,
     Attached,
@@ -54,6 +55,10 @@ class InstanceView:
         self.board_stats = shm.stats("stats.scoreboard", SCOREBOARD_STATS, writable=False)
         self.worker_stats = [shm.stats(worker_stats_name(s), WORKER_STATS, writable=False)
                              for s in range(cfg.workers.count)]
+        self.supervisor_stats = shm.stats("stats.supervisor", SUPERVISOR_STATS, writable=False)
+        #: each process's own block, by role (stalls and loop gaps are in every one)
+        self.role_stats = {"md": self.md_stats, "venue": self.venue_stats, "scoreboard": self.board_stats,
+                           "supervisor": self.supervisor_stats}
         self.specs = instrument_specs(cfg)
         self.ids = [i.id for i in cfg.instruments]
         self.shard_of = shm.shards.shard
@@ -105,10 +110,14 @@ class InstanceView:
         now_mono = time.monotonic_ns()
         for slot, p in control.procs():
             age = (now_mono - p.heartbeat_ns) / 1e6 if p.heartbeat_ns else None
-            processes.append({"role": ROLE_NAMES.get(p.role, str(p.role)), "index": p.index, "pid": p.pid,
+            role = ROLE_NAMES.get(p.role, str(p.role))
+            block = self.worker_stats[p.index] if role == "worker" else self.role_stats.get(role)
+            processes.append({"role": role, "index": p.index, "pid": p.pid,
                               "cpu": None if p.cpu < 0 else p.cpu, "restarts": p.restarts,
                               "heartbeat_age_ms": _r(age, 1) if age is not None and slot != SLOT_SUPERVISOR
-                              else None})
+                              else None,
+                              "stalls": block.counter("stalls") if block else 0,
+                              "loop_gap_max_ms": _r(block.gauge("loop_gap_max_ms"), 1) if block else None})
             restarts += p.restarts
         shards = [{"shard": s, "mode": control.mode(s), "halted": control.shard_halted(s),
                    "instruments": [self.ids[i] for i in range(len(self.ids)) if self.shard_of[i] == s],
@@ -144,6 +153,8 @@ class InstanceView:
                             "feed_done": bool(self.md_stats.gauge("feed_done"))},
             "venue": {**vc, "open_orders": int(self.venue_stats.gauge("open_orders"))},
             "scoreboard": bc,
+            "supervisor": {**self.supervisor_stats.copy()["counters"],
+                           "loop_gap_max_ms": _r(self.supervisor_stats.gauge("loop_gap_max_ms"), 1)},
             "weights_version": self.weights.version,
             "shards": shards,
             "processes": processes,
