@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint gate bench clean
+.PHONY: run test lint gate mutants bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+# a test of the tests: each known ring/seqlock bug, applied to a copy, must fail the shm tests
+mutants: $(STAMP)
+	$(BIN)/python -m tests.ring_mutations
 
 # the perf gate as CI runs it: this checkout's stage chain against GATE_REF (default: the parent
 # commit), on instruction counts under valgrind (installed from the system's packages if absent)

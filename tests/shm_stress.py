@@ -51,27 +51,28 @@ def _consistent(rec: tuple) -> bool:
     return rec == l1 + levels
 
 
-def _torn_writer(name: str, n_slots: int, stop: Any, cpu: int | None, out: Any) -> None:
+def _torn_writer(name: str, n_slots: int, writes: int, started: Any, done: Any, cpu: int | None,
+                 out: Any) -> None:
     pin(cpu)
     table = SnapshotTable.attach(name, n_slots, writable=True)
-    c = 0
     fields = _snapshot_fields
-    while not stop.is_set():
-        for _ in range(1000):
-            c += 1
-            l1, levels = fields(c)
-            table.write(0, l1, levels)
-    out.put(c)
+    started.wait(60)  # the readers are reading before the first write
+    for c in range(1, writes + 1):
+        l1, levels = fields(c)
+        table.write(0, l1, levels)
+    done.set()
+    out.put(writes)
 
 
-def _torn_reader(name: str, n_slots: int, stop: Any, cpu: int | None, out: Any) -> None:
+def _torn_reader(name: str, n_slots: int, started: Any, done: Any, cpu: int | None, out: Any) -> None:
     pin(cpu)
     table = SnapshotTable.attach(name, n_slots)
-    accepted = bad = gave_up = 0
+    accepted = bad = gave_up = distinct = 0
     last = 0
     backwards = 0
-    while not stop.is_set():
-        for _ in range(1000):
+    started.release()
+    while not done.is_set():
+        for _ in range(200):
             rec = table.table.read(0)
             if rec is None:
                 gave_up += 1
@@ -81,39 +82,147 @@ def _torn_reader(name: str, n_slots: int, stop: Any, cpu: int | None, out: Any) 
                 bad += 1
             if rec[6] < last:
                 backwards += 1
+            distinct += rec[6] != last
             last = rec[6]
     out.put({"accepted": accepted, "torn_accepted": bad, "gave_up": gave_up,
-             "went_backwards": backwards})
+             "went_backwards": backwards, "distinct": distinct})
 
 
-def torn_read_stress(seconds: float, readers: int = 2) -> dict[str, int]:
-    """One writer rewrites a snapshot slot whose fields all derive from one counter;
-    ``readers`` processes check every read. Returns totals; ``torn_accepted`` must be 0."""
+def torn_read_stress(writes: int = 200_000, readers: int = 2) -> dict[str, int]:
+    """One writer rewrites a snapshot slot ``writes`` times, its fields all derived from one
+    counter; ``readers`` processes read it throughout and check every read. Bounded by the
+    count of writes, not by a time window: a loaded host only makes it slower. Returns
+    totals; ``torn_accepted`` and ``went_backwards`` must be 0."""
     inst = _instance()
     writer_cpu, reader_cpu = two_cores()
     with SegmentSet(inst) as segs:
         SnapshotTable.create(segs, 1)
         name = segment_name(inst, "snapshots")
-        stop = _ctx.Event()
+        started = _ctx.Semaphore(0)
+        done = _ctx.Event()
         out = _ctx.Queue()
-        procs = [_ctx.Process(target=_torn_writer, args=(name, 1, stop, writer_cpu, out))]
-        procs += [_ctx.Process(target=_torn_reader, args=(name, 1, stop, reader_cpu, out))
-                  for _ in range(readers)]
+        go = _ctx.Event()
+        procs = [_ctx.Process(target=_torn_reader, args=(name, 1, started, done, reader_cpu, out))
+                 for _ in range(readers)]
+        procs.append(_ctx.Process(target=_torn_writer, args=(name, 1, writes, go, done, writer_cpu, out)))
         for p in procs:
             p.start()
-        time.sleep(seconds)
-        stop.set()
-        results = [out.get(timeout=60) for _ in procs]
+        for _ in range(readers):
+            assert started.acquire(timeout=60), "a reader did not start"
+        go.set()
+        results = [out.get(timeout=300) for _ in procs]
         for p in procs:
             p.join(timeout=30)
     written = next(r for r in results if isinstance(r, int))
     totals = {"written": written, "accepted": 0, "torn_accepted": 0, "gave_up": 0,
-              "went_backwards": 0}
+              "went_backwards": 0, "distinct": 0}
     for r in results:
         if isinstance(r, dict):
             for k, v in r.items():
                 totals[k] += v
     return totals
+
+
+# ------------------------------------------------------------------ ring race
+#
+# Records whose every field derives from their number, read by processes that
+# spin at the writer's heels (``poll`` and ``read_batch``) on a ring so small
+# that the writer laps them all the time: a reader copies slots the writer is
+# overwriting. A correct ring hands out no record that is torn, stale or out
+# of order, and accounts for every record: received + lost == written.
+
+RACE = RingLayout("race", [("n", "q"), ("check", "q"), ("x", "d"), ("y", "q")])
+
+
+def _race_fields(n: int) -> tuple[int, int, float, int]:
+    return n, n * 7919 ^ 0x5A5A, n / 3, -n
+
+
+def _race_writer(name: str, capacity: int, count: int, batch: int, started: Any, done: Any,
+                 cpu: int | None) -> None:
+    try:
+        _race_write(name, capacity, count, batch, started, cpu)
+    finally:
+        done.set()  # also when it failed: the readers stop once they have read what there is
+
+
+def _race_write(name: str, capacity: int, count: int, batch: int, started: Any, cpu: int | None) -> None:
+    pin(cpu)
+    ring = RingWriter.attach(name, RACE, capacity)
+    started.wait(60)
+    if batch:
+        recs = np.zeros(batch, RACE.payload_dtype)
+        for first in range(1, count + 1, batch):
+            ns = np.arange(first, min(first + batch, count + 1), dtype=np.int64)
+            part = recs[:len(ns)]
+            part["n"], part["check"], part["x"], part["y"] = ns, (ns * 7919) ^ 0x5A5A, ns / 3, -ns
+            ring.write_batch(part)
+    else:
+        fields = _race_fields
+        write = ring.write
+        for n in range(1, count + 1):
+            write(*fields(n))
+
+
+def _race_reader(name: str, capacity: int, count: int, mode: str, ready: Any, done: Any,
+                 cpu: int | None, out: Any) -> None:
+    pin(cpu)
+    reader = RingReader.attach(name, RACE, capacity, from_start=True)
+    received = corrupt = out_of_order = 0
+    last = 0
+    ready.release()
+    while reader.next <= count and not (done.is_set() and reader.pending() == 0):
+        if mode == "batch":
+            recs = reader.read_batch(64)
+            if not len(recs):
+                continue
+            ns = recs["n"].astype(np.int64)
+            ok = ((recs["check"] == ((ns * 7919) ^ 0x5A5A)) & (recs["x"] == ns / 3) & (recs["y"] == -ns))
+            corrupt += int((~ok).sum())
+            out_of_order += int((np.diff(ns) <= 0).sum()) + int(ns[0] <= last)
+            last = int(ns[-1])
+            received += len(ns)
+        else:
+            before = reader.next
+            rec = reader.poll()
+            if rec is None:
+                continue
+            n = rec[0]
+            corrupt += rec != _race_fields(n)
+            out_of_order += n <= last or n < before  # stale: older than the position it asked for
+            last = n
+            received += 1
+    out.put({"mode": mode, "received": received, "lost": reader.lost, "laps": reader.laps,
+             "corrupt": int(corrupt), "out_of_order": int(out_of_order), "next": reader.next})
+
+
+def ring_race(count: int = 300_000, capacity: int = 8, batch: int = 0,
+              modes: tuple[str, ...] = ("poll", "poll", "batch")) -> list[dict[str, Any]]:
+    """One writer process (record by record, or ``batch`` records a call), one reader process
+    per mode; the writer starts once every reader is reading. Bounded by ``count``."""
+    inst = _instance()
+    writer_cpu, reader_cpu = two_cores()
+    with SegmentSet(inst) as segs:
+        RingWriter.create(segs, "ring.race", RACE, capacity)
+        name = segment_name(inst, "ring.race")
+        ready = _ctx.Semaphore(0)
+        go, done = _ctx.Event(), _ctx.Event()
+        out = _ctx.Queue()
+        readers = [_ctx.Process(target=_race_reader,
+                                args=(name, capacity, count, m, ready, done, reader_cpu, out))
+                   for m in modes]
+        writer = _ctx.Process(target=_race_writer, args=(name, capacity, count, batch, go, done, writer_cpu))
+        for p in [*readers, writer]:
+            p.start()
+        for _ in modes:
+            assert ready.acquire(timeout=60), "a reader did not start"
+        go.set()
+        results = [out.get(timeout=400) for _ in modes]
+        for p in [*readers, writer]:
+            p.join(timeout=30)
+        for r in results:
+            r["written"] = count
+        return results
 
 
 # --------------------------------------------------------------- ring lapping
