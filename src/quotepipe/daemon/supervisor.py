@@ -79,6 +79,7 @@ class Child:
         self.state = "new"   # running | restarting (waiting for the venue) | halted | exited
         self.cancel_request = 0
         self.cancel_deadline = 0.0
+        self.killed = False  #: SIGKILLed as silent, not reaped yet
 
     @property
     def name(self) -> str:
@@ -192,6 +193,7 @@ class Supervisor:
         child.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True)
         child.started = time.monotonic()
         child.state = "running"
+        child.killed = False
         if child.cpu is not None:
             pin(child.cpu, child.popen.pid)
         else:  # an unpinned worker may use any core; the helpers only the non-worker ones
@@ -361,20 +363,26 @@ class Supervisor:
         self._look()
         watch = self.silence
         for child in self.children:
-            if child.state != "running" or child.popen is None or child.popen.poll() is not None:
+            if (child.state != "running" or child.popen is None or child.killed
+                    or child.popen.poll() is not None):
                 continue
             silent = watch.silent_ms(child.proc_slot)
             if watch.beat(child.proc_slot) == 0:
                 if silent > cfg.startup_timeout_s * 1000:
                     log.error("%s (pid %d) never beat within %g s: killing it", child.name, child.pid,
                               cfg.startup_timeout_s)
-                    self.silent_kills += 1
-                    child.popen.kill()
+                    self._kill_silent(child)
             elif silent > cfg.heartbeat_timeout_ms:
                 log.error("%s (pid %d) silent for %.0f ms (supervisor.heartbeat_timeout_ms %g): killing it",
                           child.name, child.pid, silent, cfg.heartbeat_timeout_ms)
-                self.silent_kills += 1
-                child.popen.kill()
+                self._kill_silent(child)
+
+    def _kill_silent(self, child: Child) -> None:
+        """SIGKILL, once: the death is then handled (restart or stop) when it is reaped."""
+        assert child.popen is not None
+        child.killed = True
+        self.silent_kills += 1
+        child.popen.kill()
 
     # ------------------------------------------------------------------ reload
     def _reload(self) -> None:

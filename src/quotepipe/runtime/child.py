@@ -31,6 +31,9 @@ from quotepipe.shm.catalog import Attached
 from quotepipe.shm.stats import CounterTotals, StatsBlock
 
 HOUSEKEEPING_NS = 50_000_000   #: heartbeat and control-block follow-up period
+#: ring records a child takes in one go before its loop turns again (and can beat): a ring that
+#: never empties, or a starved low-priority process with a backlog, still reaches housekeeping
+DRAIN_MAX = 4096
 
 
 class ChildProcess:

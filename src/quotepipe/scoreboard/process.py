@@ -19,7 +19,7 @@ from quotepipe.config import Config
 from quotepipe.domain.clock import event_now, event_rate
 from quotepipe.domain.orders import Fill, OrderEnd
 from quotepipe.domain.snapshot import ASK_PX, BID_PX, PUBLISH_NS, RECV_NS
-from quotepipe.runtime.child import ChildProcess
+from quotepipe.runtime.child import DRAIN_MAX, ChildProcess
 from quotepipe.scoreboard import checkpoint
 from quotepipe.scoreboard.allocator import Allocator
 from quotepipe.scoreboard.metrics import Scoreboard
@@ -95,7 +95,7 @@ class ScoreboardProcess(ChildProcess):
         board = self.board
         rec = self.events.poll()
         n = 0
-        while rec is not None:
+        while rec is not None and n < DRAIN_MAX:
             kind, slot, side, price, qty, t_ns, fee_bps, mid, target_px, queue_edge, oid = rec
             if kind == VENUE_EVENT_FILL:
                 board.on_fill(Fill(slot, side, price, qty, t_ns, fee_bps, mid, target_px, queue_edge, oid))
@@ -104,7 +104,8 @@ class ScoreboardProcess(ChildProcess):
                 board.on_order_end(OrderEnd(slot, side, price, qty, t_ns))
                 self.counts["order_ends"] += 1
             n += 1
-            rec = self.events.poll()
+            if n < DRAIN_MAX:
+                rec = self.events.poll()
         return n
 
     def _sample_mids(self) -> None:

@@ -30,7 +30,7 @@ from quotepipe.config import Config
 from quotepipe.domain.clock import event_now, event_rate
 from quotepipe.domain.orders import ASK, BID, Fill, OrderEnd
 from quotepipe.domain.snapshot import LEVELS, BookState
-from quotepipe.runtime.child import HOUSEKEEPING_NS, ChildProcess
+from quotepipe.runtime.child import DRAIN_MAX, HOUSEKEEPING_NS, ChildProcess
 from quotepipe.runtime.silence import SilenceWatch
 from quotepipe.shm.catalog import VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END, VENUE_STATS, Attached, worker_slot
 from quotepipe.venue.paper import PaperVenue
@@ -122,7 +122,8 @@ class VenueProcess(ChildProcess):
                                  v.resting(slot, BID), v.resting(slot, ASK))
 
     # ------------------------------------------------------------------ inputs
-    def _drain_intents(self) -> int:
+    def _drain_intents(self, limit: int = DRAIN_MAX) -> int:
+        """Apply the workers' intents, at most ``limit`` in one go (the loop turns and beats)."""
         apply = self.venue.apply
         n = 0
         for reader in self.intent_readers:
@@ -131,7 +132,7 @@ class VenueProcess(ChildProcess):
                 slot, t_ns, actions, bid_px, bid_qty, ask_px, ask_qty = rec
                 apply(slot, t_ns, actions & 0xFF, bid_px, bid_qty, actions >> 8 & 0xFF, ask_px, ask_qty)
                 n += 1
-                rec = reader.poll()
+                rec = reader.poll() if n < limit else None
         self.counts["intents"] += n
         return n
 
@@ -186,7 +187,7 @@ class VenueProcess(ChildProcess):
 
     def _cancel_shard(self, shard: int) -> int:
         """Cancel every order of ``shard`` and land the cancels now; how many there were."""
-        self._drain_intents()  # the shard's last intents first: nothing lands after the cancel
+        self._drain_intents(limit=1 << 62)  # every last intent first: nothing lands after the cancel
         now = self.now()
         cancelled = 0
         for slot in self.shard_slots[shard]:

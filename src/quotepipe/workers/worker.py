@@ -29,7 +29,7 @@ from quotepipe.config import Config
 from quotepipe.domain.clock import event_now, event_rate
 from quotepipe.domain.orders import RestingOrder
 from quotepipe.domain.snapshot import PUBLISH_NS, RECV_NS
-from quotepipe.runtime.child import ChildProcess
+from quotepipe.runtime.child import DRAIN_MAX, ChildProcess
 from quotepipe.shm.catalog import WORKER_STATS, Attached, worker_stats_name
 from quotepipe.shm.control import MODES
 from quotepipe.workers.dto import QuoteIntent
@@ -39,7 +39,6 @@ from quotepipe.workers.timing import BUFFER
 log = logging.getLogger(__name__)
 
 FLUSH_NS = 1_000_000_000       # latency buffers into the shm histograms, for status and /metrics
-DRAIN_MAX = 4096               # ring records coalesced at most before the pending instruments tick
 
 
 class VenueMirror:
