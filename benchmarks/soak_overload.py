@@ -114,7 +114,8 @@ def main() -> None:
     r = run(args.seconds, args.instruments, args.rate_hz, args.workers)
     ok = r["exit_code"] == 0 and r["restarts"] == 0 and r["halted_shards"] == 0 and not r["killed_in_log"]
     text = (f"{r['instruments']} instruments, {r['rate_hz']:,.0f} Hz synthetic, shadow, "
-            f"{r['workers']} workers, {r['seconds']:g} s: exit {r['exit_code']}, restarts {r['restarts']}, halted shards "
+            f"{r['workers']} workers, {r['seconds']:g} s: exit {r['exit_code']}, restarts {r['restarts']}, "
+            "halted shards "
             f"{r['halted_shards']}, silent kills {r['silent_kills']}\n"
             f"md updates {r['md_updates']:,}, worker ticks {r['worker_ticks']:,}, "
             f"coalesced {r['coalesced']:,}, "
