@@ -40,12 +40,13 @@ class Daemon:
     """``quotepipe run -c CONFIG [--duration S] --summary-json FILE`` in the background."""
 
     def __init__(self, tmp_path: Path, instance: str, yaml: str = "", duration: float | None = None,
-                 metrics_port: int = 0, own_group: bool = False) -> None:
+                 metrics_port: int = 0, own_group: bool = False, metrics_listen: str = "127.0.0.1") -> None:
         """``own_group``: the supervisor leads a process group of its own (a terminal job's), so a
         test can stop and continue the whole instance with ``killpg``."""
         self.instance = instance
         self.dir = tmp_path
         self.config = tmp_path / f"{instance}.yaml"
+        self.metrics_listen = metrics_listen
         self.write_config(yaml, metrics_port)
         self.summary_path = tmp_path / f"{instance}.summary.json"
         self.stdout = open(tmp_path / f"{instance}.out", "w")  # noqa: SIM115
@@ -60,8 +61,8 @@ class Daemon:
         self._view: InstanceView | None = None
 
     def write_config(self, yaml: str, metrics_port: int = 0) -> None:
-        self.config.write_text(f"instance: {{name: {self.instance}}}\nmetrics: {{port: {metrics_port}}}\n"
-                               + yaml)
+        self.config.write_text(f"instance: {{name: {self.instance}}}\n"
+                               f"metrics: {{port: {metrics_port}, listen: '{self.metrics_listen}'}}\n" + yaml)
 
     # -- observing
     def status(self) -> dict[str, Any] | None:

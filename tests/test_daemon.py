@@ -48,7 +48,8 @@ def test_default_config_quotes_fills_publishes_and_exits_clean(tmp_path, instanc
         table = run_cli("status", "--instance", instance_name)
         assert "binance-spot:BTCUSDT" in table.stdout and "md->intent" in table.stdout
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
-        assert 'quotepipe_stage_seconds_bucket{le="+Inf",stage="tick_total"}' in body
+        assert 'quotepipe_stage_seconds_bucket{le="+Inf",mode="pipeline",shard="0",stage="tick_total"}' \
+            in body, body[:3000]
         assert 'quotepipe_instrument_weight{instrument="binance-usdm:ETHUSDT"}' in body
         assert "quotepipe_md_to_intent_seconds_count" in body
         assert d.wait(90) == 0, d.log()

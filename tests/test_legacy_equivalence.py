@@ -96,13 +96,11 @@ def test_identical_on_the_synthetic_workload_in_every_spread_model():
 
 
 def test_shadow_emits_legacy_and_reports_differences_with_inputs():
-    cfg = config()
+    # the pipeline side runs a candidate spread (pipeline.candidate): every quoting tick differs
+    cfg = config(pipeline={"shadow_log_first": 3, "candidate": {
+        "spread": {"model": "fixed", "fixed_half_spread_bps": 7.0}}})
     emitted: list[QuoteIntent] = []
     shadow = make_runner("shadow", cfg, emitted.append)
-    # the pipeline side runs a different spread: every quoting tick differs
-    shadow.pipeline.configure(config(spread={"model": "fixed", "fixed_half_spread_bps": 7.0},
-                                     pipeline={"shadow_log_first": 3}))
-    shadow.keep_first = 3
     legacy_only: list[QuoteIntent] = []
     reference = LegacyRunner(cfg, legacy_only.append)
     for k in range(10):

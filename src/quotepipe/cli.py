@@ -9,7 +9,15 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 
-from quotepipe.config import INSTANCE_NAME, Config, ConfigError, dump_config, load_config, shard_modes
+from quotepipe.config import (
+    INSTANCE_NAME,
+    Config,
+    ConfigError,
+    canary_warning,
+    dump_config,
+    load_config,
+    shard_modes,
+)
 from quotepipe.domain.shards import ShardMap
 from quotepipe.runtime.cpu import host_cpus
 
@@ -39,6 +47,9 @@ def config_summary(cfg: Config, source: str) -> str:
     ]
     for shard, ids in shards.items():
         lines.append(f"  shard {shard:<5} {modes[shard]:<8} {', '.join(ids) or '(no instruments)'}")
+    warning = canary_warning(cfg)
+    if warning:
+        lines.append(f"  warning: {warning}")
     return "\n".join(lines)
 
 

@@ -36,6 +36,8 @@ __all__ = [
     "parse_config",
     "cpu_plan",
     "shard_modes",
+    "canary_warning",
+    "candidate_config",
 ]
 
 
@@ -155,10 +157,22 @@ class PipelineConfig(_Section, frozen=True, kw_only=True):
     enabled: Annotated[bool, Meta(description="false: legacy QuoteLoop everywhere (rollback)")] = True
     mode: Annotated[Literal["legacy", "shadow", "pipeline"],
                     Meta(description="mode of shards outside the canary")] = "pipeline"
-    canary_shards: Annotated[list[int], Meta(description="shards forced to pipeline mode")] = []
+    canary_mode: Annotated[Literal["legacy", "shadow", "pipeline"],
+                           Meta(description="mode of the canary shards")] = "pipeline"
+    canary_shards: Annotated[list[int], Meta(description="shards in the canary (canary_mode)")] = []
     canary_percent: Annotated[
-        float, _f("percent of shards (lowest ids first) forced to pipeline mode",
-                  ge=0, le=100)] = 0.0
+        float, _f("percent of shards in the canary, lowest ids first: round(count x percent / 100) "
+                  "shards, at least one when the percent is above 0 (a warning says when that "
+                  "differs from the percent asked)", ge=0, le=100)] = 0.0
+    shard_modes: Annotated[dict[int, Literal["legacy", "shadow", "pipeline"]], Meta(description=(
+        "mode per shard id, over everything else (e.g. {0: legacy, 1: shadow})"))] = {}
+    candidate: Annotated[dict[str, dict[str, Any]], Meta(description=(
+        "settings of the stage sections (spread, guards, inventory, queue) that only the pipeline "
+        "chain runs with, in shadow and pipeline shards: the change a rollout trials, which shadow "
+        "mode then reports against legacy on the config in force"))] = {}
+    shadow_report: Annotated[str, Meta(description=(
+        "shadow mode: JSON-lines file of each shard's first shadow_log_first mismatches "
+        "(inputs, both intents, the fields that differ); empty = none"))] = ""
     shadow_log_first: Annotated[int, Meta(ge=0, description=(
         "shadow mode: mismatches kept with their inputs"))] = 20
     max_tick_interval_ms: Annotated[float, _f(
@@ -405,10 +419,40 @@ def parse_config(text: str, source: str = "<config>", host_cpus: Collection[int]
         cfg = msgspec.convert(raw, Config, strict=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(str(exc), raw), source) from None
-    problem = validate(cfg, host_cpus)
+    problem = validate(cfg, host_cpus) or _candidate_problem(cfg, raw)
     if problem:
         raise ConfigError(problem, source)
     return cfg
+
+
+CANDIDATE_SECTIONS = ("spread", "guards", "inventory", "queue")
+
+
+def _candidate_problem(cfg: Config, raw: dict[str, Any]) -> str | None:
+    """``pipeline.candidate`` names only stage sections, and merged onto them it is a valid config."""
+    for name in cfg.pipeline.candidate:
+        if name not in CANDIDATE_SECTIONS:
+            return (f"pipeline.candidate.{name}: expected one of the stage sections "
+                    f"({', '.join(CANDIDATE_SECTIONS)})")
+    if not cfg.pipeline.candidate:
+        return None
+    try:
+        candidate_config(cfg)
+    except msgspec.ValidationError as exc:
+        merged = {**raw, **{k: {**raw.get(k, {}), **v} for k, v in cfg.pipeline.candidate.items()}}
+        return "pipeline.candidate: " + _explain(str(exc), merged)
+    return None
+
+
+def candidate_config(cfg: Config) -> Config:
+    """The config the pipeline chain runs with: ``cfg`` with ``pipeline.candidate`` merged onto
+    its stage sections (``cfg`` itself when there is no candidate)."""
+    if not cfg.pipeline.candidate:
+        return cfg
+    changes = {name: msgspec.convert({**msgspec.to_builtins(getattr(cfg, name)), **fields},
+                                     type(getattr(cfg, name)), strict=True)
+               for name, fields in cfg.pipeline.candidate.items()}
+    return msgspec.structs.replace(cfg, **changes)
 
 
 MAX_DEPTH = 16  #: no config section nests deeper than 4; anything past this is not a config
@@ -538,6 +582,10 @@ def validate(cfg: Config, host_cpus: Collection[int] | None = None) -> str | Non
     for n, shard in enumerate(cfg.pipeline.canary_shards):
         if not 0 <= shard < cfg.workers.count:
             return (f"pipeline.canary_shards[{n}]: expected a shard id in "
+                    f"[0, {cfg.workers.count - 1}], got {shard}")
+    for shard in cfg.pipeline.shard_modes:
+        if not 0 <= shard < cfg.workers.count:
+            return (f"pipeline.shard_modes.{shard}: expected a shard id in "
                     f"[0, {cfg.workers.count - 1}], got {shard}")
     for n, inst_id in enumerate(cfg.guards.blacklist):
         if inst_id not in seen:
@@ -680,14 +728,33 @@ def cpu_plan(cfg: Config, host_cpus: Collection[int]) -> tuple[int | None, list[
     return md, [free[s] if s < len(free) else None for s in range(cfg.workers.count)]
 
 
+def canary_count(n_shards: int, percent: float) -> int:
+    """Shards a ``canary_percent`` makes: round half up, at least one above 0%, at most all."""
+    if percent <= 0:
+        return 0
+    return min(n_shards, max(1, math.floor(n_shards * percent / 100.0 + 0.5)))
+
+
 def shard_modes(cfg: Config) -> list[str]:
-    """Effective mode of every shard: legacy/shadow/pipeline after canary rules."""
+    """Each shard's mode: ``pipeline.mode``, then the canary (``canary_percent`` of the lowest
+    ids, and ``canary_shards``) in ``canary_mode``, then ``shard_modes`` over all of it.
+    ``pipeline.enabled: false`` is the rollback: legacy everywhere."""
     n = cfg.workers.count
     p = cfg.pipeline
     if not p.enabled:
         return ["legacy"] * n
-    canary = set(p.canary_shards) | set(range(math.ceil(n * p.canary_percent / 100.0)))
-    return ["pipeline" if s in canary else p.mode for s in range(n)]
+    canary = set(p.canary_shards) | set(range(canary_count(n, p.canary_percent)))
+    return [p.shard_modes.get(s, p.canary_mode if s in canary else p.mode) for s in range(n)]
+
+
+def canary_warning(cfg: Config) -> str | None:
+    """What to say when the canary realised is not the percent asked for."""
+    n, pct = cfg.workers.count, cfg.pipeline.canary_percent
+    k = canary_count(n, pct)
+    if k * 100.0 / n == pct or not cfg.pipeline.enabled:
+        return None
+    return (f"pipeline.canary_percent {pct:g} of {n} shard{'s' if n != 1 else ''} is {k} shard"
+            f"{'s' if k != 1 else ''} ({k * 100.0 / n:.4g}%): shards are whole")
 
 
 # ------------------------------------------------------------------ reloading

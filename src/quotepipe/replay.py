@@ -31,6 +31,7 @@ from quotepipe.shm.stats import StatsBlock
 from quotepipe.venue.paper import PaperVenue
 from quotepipe.workers.dto import QuoteIntent
 from quotepipe.workers.engine import TickEngine
+from quotepipe.workers.shadow import append_report
 
 #: events of the embedded synthetic scenario when no PATH and no --events is given
 SYNTHETIC_EVENTS = 1_000_000
@@ -123,6 +124,8 @@ class Replay:
         self.wall_s = time.perf_counter() - t0
         self.events = events
         self.engine.flush()
+        if self.cfg.pipeline.shadow_report:
+            append_report(self.cfg.pipeline.shadow_report, self.engine.shadow.unreported())
         if self.progress:
             sys.stderr.write("\n")
         return self.summary()
@@ -156,7 +159,11 @@ class Replay:
         summary = self.stats.summary((50, 95, 99))
         stages = {name: {k: round(v, 3) for k, v in summary[name].items() if k != "count"}
                   for name in TIMED if summary[name]["count"]}
-        return {"events": self.events, "malformed_lines": self.feed.malformed,
+        tally = self.engine.shadow
+        shadow = {"mismatches": tally.total,
+                  "by_shard": {str(k): n for k, n in enumerate(tally.by_shard(self.cfg.workers.count))},
+                  "fields": {f: n for f, n in tally.fields.items() if n}}
+        return {"events": self.events, "malformed_lines": self.feed.malformed, "shadow": shadow,
                 "wall_s": round(self.wall_s, 3),
                 "events_per_s": round(self.events / self.wall_s, 1) if self.wall_s else 0.0,
                 "instruments": instruments, "stages": stages, "total_pnl_usd": round(total, 6)}
@@ -174,6 +181,12 @@ def format_summary(s: dict[str, Any]) -> str:
     for name, row in s["stages"].items():
         lines.append(f"{name:<14}{row['p50_us']:>9.2f}{row['p95_us']:>9.2f}{row['p99_us']:>9.2f}")
     lines.append("")
+    shadow = s.get("shadow", {})
+    if shadow.get("mismatches"):
+        lines.append("shadow mismatches by shard: " + ", ".join(
+            f"{k}: {n:,}" for k, n in shadow["by_shard"].items()) + "; by field: " + ", ".join(
+            f"{f} {n:,}" for f, n in shadow["fields"].items()))
+        lines.append("")
     skipped = f", {s['malformed_lines']:,} malformed lines skipped" if s.get("malformed_lines") else ""
     lines.append(f"events {s['events']:,} in {s['wall_s']:.2f} s ({s['events_per_s']:,.0f}/s){skipped}; "
                  f"total PnL {s['total_pnl_usd']:,.2f} USD")

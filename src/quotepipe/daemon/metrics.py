@@ -7,15 +7,23 @@ log-linear histograms, re-bucketed to fixed microsecond bounds.
 
 from __future__ import annotations
 
+import platform
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler, make_server, make_wsgi_app
+import psutil
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 
+from quotepipe import __version__
 from quotepipe.daemon.view import InstanceView
 from quotepipe.domain.stages import TIMED
 from quotepipe.shm.stats import _UPPER
@@ -26,6 +34,16 @@ BOUNDS_S = (5e-7, 1e-6, 2e-6, 3e-6, 5e-6, 7.5e-6, 1e-5, 1.5e-5, 2e-5, 2.5e-5, 5e
 PER_INSTRUMENT = ("position", "pnl_usd", "weight", "score", "net_bps", "fill_rate", "slippage_bps",
                   "queue_edge", "adverse_penalty", "mid")
 PER_INSTRUMENT_COUNTERS = ("md_updates", "ticks", "intents", "fills", "rejects")
+#: per-shard counters: (worker stats counter, metric name, help)
+SHARD_COUNTERS = (
+    ("ticks", "worker_ticks", "Chain ticks"),
+    ("intents", "intents", "Intents written to the intent ring"),
+    ("deadline_misses", "deadline_misses", "Ticks slower than stage_budgets.deadline_us"),
+    ("shadow_mismatches", "shadow_mismatches", "Shadow mode: pipeline intent != legacy intent"),
+    ("coalesced", "worker_coalesced", "Snapshot announcements folded into one tick (load shedding)"),
+    ("seqlock_give_ups", "worker_seqlock_give_ups", "Reads that gave up on a record mid-write"),
+)
+RELOAD_RESULTS = ("ok", "refused", "unchanged")
 
 
 def prometheus_buckets(counts: np.ndarray, sum_ns: int) -> tuple[list[tuple[str, float]], float]:
@@ -41,6 +59,9 @@ def prometheus_buckets(counts: np.ndarray, sum_ns: int) -> tuple[list[tuple[str,
 
 
 class QuotepipeCollector:
+    """Every family at scrape time. Per-worker figures carry ``shard`` and ``mode`` labels, so a
+    canary and its control can be compared (``sum()`` over them gives the instance)."""
+
     def __init__(self, view: InstanceView) -> None:
         self.view = view
         self.lock = threading.Lock()
@@ -48,37 +69,71 @@ class QuotepipeCollector:
     def collect(self) -> Iterator[Metric]:
         with self.lock:  # one scrape at a time reads the view
             s = self.view.collect()
-            counters, hists = self.view.worker_totals()
-        yield from self._instance(s, counters)
+            shards = self.view.worker_blocks()
+        yield from self._instance(s)
+        yield from self._shards(shards)
+        yield from self._processes(s)
         yield from self._instruments(s)
-        h = HistogramMetricFamily("quotepipe_stage_seconds", "Stage latency per tick, all workers",
-                                  labels=["stage"])
-        for name in TIMED:
-            buckets, total = prometheus_buckets(*hists[name])
-            h.add_metric([name], buckets, total)
-        yield h
-        buckets, total = prometheus_buckets(*hists["md_to_intent"])
-        h = HistogramMetricFamily("quotepipe_md_to_intent_seconds",
-                                  "Snapshot publish to intent written on the ring")
-        h.add_metric([], buckets, total)
-        yield h
 
-    def _instance(self, s: dict[str, Any], counters: dict[str, int]) -> Iterator[Metric]:
+    def _shards(self, shards: list[tuple[int, str, dict[str, Any]]]) -> Iterator[Metric]:
+        labels = ["shard", "mode"]
+        stage = HistogramMetricFamily("quotepipe_stage_seconds", "Stage latency per tick",
+                                      labels=["stage", *labels])
+        md2i = HistogramMetricFamily("quotepipe_md_to_intent_seconds",
+                                     "Snapshot publish to intent written on the ring", labels=labels)
+        counters = {name: CounterMetricFamily(f"quotepipe_{metric}", doc, labels=labels)
+                    for name, metric, doc in SHARD_COUNTERS}
+        events = CounterMetricFamily("quotepipe_worker_events", "Worker actions, guards and guard reasons",
+                                     labels=["event", *labels])
+        fields = CounterMetricFamily("quotepipe_shadow_mismatch_fields",
+                                     "Shadow mismatches by the intent field that differs",
+                                     labels=["field", *labels])
+        for shard, mode, block in shards:
+            lv = [str(shard), mode]
+            for name in TIMED:
+                h = block["histograms"][name]
+                buckets, total = prometheus_buckets(h["counts"], h["sum_ns"])
+                stage.add_metric([name, *lv], buckets, total)
+            h = block["histograms"]["md_to_intent"]
+            buckets, total = prometheus_buckets(h["counts"], h["sum_ns"])
+            md2i.add_metric(lv, buckets, total)
+            c = block["counters"]
+            for name, family in counters.items():
+                family.add_metric(lv, c[name])
+            for name, v in c.items():
+                if name.startswith(("action_", "guard_", "reason_")):
+                    events.add_metric([name, *lv], v)
+                elif name.startswith("shadow_") and name != "shadow_mismatches":
+                    fields.add_metric([name.removeprefix("shadow_"), *lv], v)
+        yield stage
+        yield md2i
+        yield from counters.values()
+        yield events
+        yield fields
+
+    def _instance(self, s: dict[str, Any]) -> Iterator[Metric]:
         def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
             return GaugeMetricFamily(f"quotepipe_{name}", doc, value=value)
 
         def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
             return CounterMetricFamily(f"quotepipe_{name}", doc, value=value)
 
+        info = InfoMetricFamily("quotepipe_build", "The quotepipe build serving these metrics")
+        info.add_metric([], {"version": __version__, "python": platform.python_version(),
+                             "instance": s["instance"]})
+        yield info
         yield gauge("config_epoch", "Config epoch in force (1 at start, +1 per accepted reload)", s["epoch"])
+        reloads = CounterMetricFamily("quotepipe_reloads", "SIGHUP reloads by result", labels=["result"])
+        for result in RELOAD_RESULTS:
+            reloads.add_metric([result], s["supervisor"][f"reloads_{result}"])
+        yield reloads
         yield gauge("halted", "1 while the whole instance is halted", float(s["halted"]))
         yield counter("md_updates", "Snapshots published by market data", s["events"])
-        yield counter("ring_overruns", "Ring records lost by lapped readers", s["ring_overruns"])
-        yield counter("deadline_misses", "Ticks slower than stage_budgets.deadline_us",
-                      s["deadline_misses"])
-        yield counter("shadow_mismatches", "Shadow mode: pipeline != legacy", s["shadow_mismatches"])
-        yield counter("worker_ticks", "Chain ticks, all workers", s["workers"]["ticks"])
-        yield counter("intents", "Intents written to the intent rings", s["workers"]["intents"])
+        overruns = CounterMetricFamily("quotepipe_ring_overruns", "Ring records lost by a lapped reader",
+                                       labels=["reader", "ring"])
+        for reader, ring, n in s["ring_overruns_by_reader"]:
+            overruns.add_metric([reader, ring], n)
+        yield overruns
         yield counter("venue_fills", "Paper fills", s["venue"]["fills"])
         yield counter("venue_rejects", "Post-only rejects", s["venue"]["rejects"])
         yield gauge("venue_open_orders", "Orders in flight or resting", s["venue"]["open_orders"])
@@ -87,38 +142,47 @@ class QuotepipeCollector:
         for kind in ("book_ticker", "depth", "trade", "snapshot", "malformed", "resyncs", "crossed"):
             md.add_metric([kind], s["market_data"][kind])
         yield md
-        restarts = CounterMetricFamily("quotepipe_restarts", "Process restarts", labels=["role", "index"])
-        for p in s["processes"]:
-            if p["role"] != "supervisor":
-                restarts.add_metric([p["role"], str(p["index"])], p["restarts"])
-        yield restarts
-        stalls = CounterMetricFamily("quotepipe_process_stalls",
-                                     "Loop turns over 250 ms apart: a starved, stopped or stalled process",
-                                     labels=["role", "index"])
-        gap = GaugeMetricFamily("quotepipe_process_loop_gap_max_seconds",
-                                "Longest gap between two of a process's loop turns", labels=["role", "index"])
-        for p in s["processes"]:
-            stalls.add_metric([p["role"], str(p["index"])], p["stalls"])
-            gap.add_metric([p["role"], str(p["index"])], (p["loop_gap_max_ms"] or 0.0) / 1e3)
-        yield stalls
-        yield gap
-        yield counter("supervisor_silent_kills", "Children killed for no progress while the supervisor ran "
-                      "(supervisor.heartbeat_timeout_ms)", s["supervisor"]["silent_kills"])
-        yield counter("venue_silence_cancels", "Dead-man's switch: cancels of a silent worker's orders "
-                      "(venue.cancel_on_silence_ms)", s["venue"]["silence_cancels"])
-        yield counter("worker_coalesced", "Snapshot announcements folded into one tick (load shedding)",
-                      s["workers"]["coalesced"])
         shard = GaugeMetricFamily("quotepipe_shard_halted", "1 when a shard is halted",
                                   labels=["shard", "mode"])
         for sh in s["shards"]:
             shard.add_metric([str(sh["shard"]), sh["mode"]], float(sh["halted"]))
         yield shard
-        actions = CounterMetricFamily("quotepipe_worker_events", "Worker actions, guards and guard reasons",
-                                      labels=["event"])
-        for name, v in counters.items():
-            if name.startswith(("action_", "guard_", "reason_")):
-                actions.add_metric([name], v)
-        yield actions
+        yield counter("supervisor_silent_kills", "Children killed for no progress while the supervisor ran "
+                      "(supervisor.heartbeat_timeout_ms)", s["supervisor"]["silent_kills"])
+        yield counter("venue_silence_cancels", "Dead-man's switch: cancels of a silent worker's orders "
+                      "(venue.cancel_on_silence_ms)", s["venue"]["silence_cancels"])
+
+    def _processes(self, s: dict[str, Any]) -> Iterator[Metric]:
+        labels = ["role", "index"]
+        restarts = CounterMetricFamily("quotepipe_restarts", "Process restarts", labels=labels)
+        stalls = CounterMetricFamily("quotepipe_process_stalls",
+                                     "Loop turns over 250 ms apart: a starved, stopped or stalled process",
+                                     labels=labels)
+        gap = GaugeMetricFamily("quotepipe_process_loop_gap_max_seconds",
+                                "Longest gap between two of a process's loop turns", labels=labels)
+        age = GaugeMetricFamily("quotepipe_process_heartbeat_age_seconds", "Time since the last heartbeat",
+                                labels=labels)
+        cpu = CounterMetricFamily("quotepipe_process_cpu_seconds", "CPU time (user + system)",
+                                  labels=labels)
+        rss = GaugeMetricFamily("quotepipe_process_resident_memory_bytes", "Resident memory",
+                                labels=labels)
+        for p in s["processes"]:
+            lv = [p["role"], str(p["index"])]
+            if p["role"] != "supervisor":
+                restarts.add_metric(lv, p["restarts"])
+                if p["heartbeat_age_ms"] is not None:
+                    age.add_metric(lv, p["heartbeat_age_ms"] / 1e3)
+            stalls.add_metric(lv, p["stalls"])
+            gap.add_metric(lv, (p["loop_gap_max_ms"] or 0.0) / 1e3)
+            try:
+                proc = psutil.Process(p["pid"])
+                with proc.oneshot():
+                    t = proc.cpu_times()
+                    cpu.add_metric(lv, t.user + t.system)
+                    rss.add_metric(lv, float(proc.memory_info().rss))
+            except (psutil.Error, ValueError):  # gone between the table and the look: skipped
+                continue
+        yield from (restarts, stalls, gap, age, cpu, rss)
 
     def _instruments(self, s: dict[str, Any]) -> Iterator[Metric]:
         for field in PER_INSTRUMENT:
@@ -141,11 +205,10 @@ class QuotepipeCollector:
             yield c
 
 
-def start_metrics_server(listen: str, port: int, view: InstanceView) -> ThreadingWSGIServer:
-    """Serve /metrics from a daemon thread; raises OSError when the port is taken."""
+def start_metrics_server(listen: str, port: int, view: InstanceView) -> Any:
+    """Serve /metrics from a daemon thread (``prometheus_client.start_http_server``: IPv4 or
+    IPv6, ``::1`` included); raises OSError when the address cannot be bound."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(QuotepipeCollector(view))
-    server = make_server(listen, port, make_wsgi_app(registry), ThreadingWSGIServer,
-                         handler_class=_SilentHandler)
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    server, _thread = start_http_server(port, addr=listen, registry=registry)
     return server

@@ -35,7 +35,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from quotepipe.config import Config, ConfigError, cpu_plan, diff_configs, load_config, shard_modes
+from quotepipe.config import (
+    Config,
+    ConfigError,
+    canary_warning,
+    cpu_plan,
+    diff_configs,
+    load_config,
+    shard_modes,
+)
 from quotepipe.daemon import sdnotify
 from quotepipe.daemon.child import ROLES, child_argv
 from quotepipe.daemon.view import InstanceView, format_status
@@ -62,6 +70,10 @@ LOOP_S = 0.05
 #: the most of one loop gap credited to a child's silence: a longer gap is this process's own stall
 SILENCE_CREDIT_NS = int(4 * LOOP_S * 1e9)
 CANCEL_WAIT_S = 2.0  # a restart waits this long at most for the venue's confirmation
+
+
+class MetricsUnavailable(RuntimeError):
+    """The metrics address cannot be bound: a start-up error (exit 2), nothing started."""
 
 
 class Child:
@@ -124,6 +136,7 @@ class Supervisor:
         self.all_cpus: set[int] = set(host_cpus())
         self.silence = SilenceWatch([], lambda slot: 0, SILENCE_CREDIT_NS)  # the children's, at start
         self.silent_kills = 0
+        self.reloads = {"ok": 0, "refused": 0, "unchanged": 0}
 
     # ------------------------------------------------------------------ start
     def run(self) -> int:
@@ -138,6 +151,9 @@ class Supervisor:
         try:
             create_instance_segments(self.cfg, self.segments)
             return self._run()
+        except MetricsUnavailable as exc:
+            log.error("refused: %s", exc)
+            return EXIT_BAD_INPUT
         finally:
             self._stop_metrics()
             self.segments.unlink_all()
@@ -158,6 +174,9 @@ class Supervisor:
         self.view = InstanceView(cfg)
         self._install_signals()
         self._start_metrics()
+        warning = canary_warning(cfg)
+        if warning:
+            log.warning("%s", warning)
         md_cpu, worker_cpus = cpu_plan(cfg, self.all_cpus)
         # the venue, scoreboard and supervisor stay off the workers' cores, so they never preempt them
         others = self.all_cpus - {c for c in worker_cpus if c is not None}
@@ -230,7 +249,8 @@ class Supervisor:
         if watch.stalls != stalls:
             log.warning("supervisor: this process did not run for %.0f ms (a host stall?); children are "
                         "judged on the time it ran", watch.last_gap_ns / 1e6)
-        self.totals.publish_all({"stalls": watch.stalls, "silent_kills": self.silent_kills})
+        self.totals.publish_all({"stalls": watch.stalls, "silent_kills": self.silent_kills,
+                                 **{f"reloads_{k}": n for k, n in self.reloads.items()}})
         self.stats.set_gauge("loop_gap_max_ms", watch.gap_max_ns / 1e6)
 
     # ------------------------------------------------------------------ signals
@@ -393,16 +413,23 @@ class Supervisor:
         try:
             new = load_config(self.config_path, self.all_cpus)
         except ConfigError as exc:
+            self.reloads["refused"] += 1
             log.error("reload refused, config epoch %d keeps running: %s", epoch, exc)
             return
         diff = diff_configs(self.cfg, new)
         if diff.needs_restart:
+            self.reloads["refused"] += 1
             log.error("reload refused, config epoch %d keeps running: these fields need a restart: %s",
                       epoch, ", ".join(diff.restart_only))
             return
         if not diff.reloadable:
+            self.reloads["unchanged"] += 1
             log.info("reload: %s unchanged; config epoch %d keeps running", self.config_path, epoch)
             return
+        self.reloads["ok"] += 1
+        warning = canary_warning(new)
+        if warning:
+            log.warning("reload: %s", warning)
         epoch += 1
         self.config_block.write(new, epoch, self.shards)  # reloads never move instruments
         for shard, mode in enumerate(shard_modes(new)):
@@ -489,10 +516,13 @@ class Supervisor:
 
         try:
             self._metrics_server = start_metrics_server(m.listen, m.port, InstanceView(self.cfg))
-            log.info("metrics: http://%s:%d/metrics", m.listen, m.port)
-        except OSError as exc:
-            log.error("metrics: cannot listen on %s:%d (%s); running without /metrics "
-                      "(set metrics.port, 0 disables)", m.listen, m.port, exc.strerror or exc)
+        except OSError as exc:  # an instance nobody can watch does not start
+            raise MetricsUnavailable(
+                f"metrics: cannot listen on {m.listen} port {m.port} ({exc.strerror or exc}); another "
+                f"instance may hold it: give each instance its own metrics.port (0 disables /metrics)"
+            ) from None
+        log.info("metrics: http://%s/metrics", f"[{m.listen}]:{m.port}" if ":" in m.listen
+                 else f"{m.listen}:{m.port}")
 
     def _stop_metrics(self) -> None:
         if self._metrics_server is not None:

@@ -144,6 +144,11 @@ class InstanceView:
                              "count": md2i_n},
             "restarts": restarts,
             "ring_overruns": wsum["ring_lost"] + vc["ring_lost"] + bc["ring_lost"],
+            "ring_overruns_by_reader": [
+                *((f"worker {k}", f"md.{k}", w.counter("ring_lost"))
+                  for k, w in enumerate(self.worker_stats)),
+                ("venue", "intents+md+trades", vc["ring_lost"]),
+                ("scoreboard", "venue_events", bc["ring_lost"])],
             "deadline_misses": wsum["deadline_misses"],
             "shadow_mismatches": wsum["shadow_mismatches"],
             "workers": {k: wsum[k] for k in ("ticks", "intents", "shadow_mismatches", "coalesced",
@@ -159,6 +164,10 @@ class InstanceView:
             "shards": shards,
             "processes": processes,
         }
+
+    def worker_blocks(self) -> list[tuple[int, str, dict[str, Any]]]:
+        """(shard, mode in force, one copy of the shard worker's stats block) for every shard."""
+        return [(k, self.control.mode(k), w.copy()) for k, w in enumerate(self.worker_stats)]
 
     def worker_totals(self) -> tuple[dict[str, int], dict[str, tuple[np.ndarray, int]]]:
         """Every worker counter, and every histogram as (bucket counts, sum of ns), summed over

@@ -63,11 +63,16 @@ def worker_slot(shard: int) -> int:
 CHILD_COUNTERS = ("stalls",)
 CHILD_GAUGES = ("loop_gap_max_ms",)
 
+#: the fields of a quote intent (``workers.dto.QuoteIntent``, a test holds them equal): shadow
+#: mismatches are counted per field
+INTENT_FIELDS = ("slot", "t_ns", "bid_action", "bid_px", "bid_qty", "ask_action", "ask_px", "ask_qty",
+                 "weight", "guard", "reasons", "fair")
+
 #: a worker's stats block (replay keeps a private one of the same schema)
 WORKER_STATS = StatsSchema(
     histograms=(*TIMED, "md_to_intent"),
     counters=("ticks", "timer_ticks", "intents", "coalesced", "deadline_misses", "shadow_mismatches",
-              "ring_lost", "seqlock_give_ups",
+              "ring_lost", "seqlock_give_ups", *(f"shadow_{f}" for f in INTENT_FIELDS),
               *(f"action_{a.name.lower()}" for a in Action if a != Action.NONE),
               *(f"guard_{g.name.lower()}" for g in Guard), *(f"reason_{n}" for n in Reason.NAMES),
               *CHILD_COUNTERS),
@@ -86,9 +91,10 @@ SCOREBOARD_STATS = StatsSchema(
     gauges=("event_time_s", *CHILD_GAUGES),
 )
 
-#: the supervisor's own: its stalls (loop gaps judged as its own, not the children's) and the
-#: children it killed as silent
-SUPERVISOR_STATS = StatsSchema(counters=("stalls", "silent_kills"), gauges=("loop_gap_max_ms",))
+#: the supervisor's own: its stalls (loop gaps judged as its own, not the children's), the
+#: children it killed as silent, and SIGHUP reloads by result
+SUPERVISOR_STATS = StatsSchema(counters=("stalls", "silent_kills", "reloads_ok", "reloads_refused",
+                                         "reloads_unchanged"), gauges=("loop_gap_max_ms",))
 
 MD_STATS = StatsSchema(
     counters=("book_ticker", "depth", "trade", "snapshot", "malformed", "unknown_instrument",

@@ -35,7 +35,7 @@ from quotepipe.shm.stats import StatsBlock
 from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.legacy import LegacyRunner
 from quotepipe.workers.pipeline import PipelineRunner
-from quotepipe.workers.shadow import ShadowRunner, make_runner
+from quotepipe.workers.shadow import ShadowRunner, ShadowTally, make_runner
 from quotepipe.workers.trigger import TickGate
 
 Runner = PipelineRunner | LegacyRunner | ShadowRunner
@@ -65,7 +65,9 @@ class TickEngine:
         self.gate = TickGate(n, cfg.pipeline.max_tick_interval_ms)
         self.runners: dict[str, Runner] = {}
         self.runner_of: list[Runner | None] = [None] * n
-        self.mismatches_retired = 0   # shadow mismatches of runners a mode change retired
+        #: every shadow difference, kept here so that a mode change that retires a runner loses none
+        self.shadow = ShadowTally(shards.shard, [i.id for i in cfg.instruments],
+                                  cfg.pipeline.shadow_log_first)
         self.ticks = [0] * n
         self.intents = [0] * n        # ticks whose intent acted
         # ticks by outcome: guard << 6 | bid action << 3 | ask action, and by reason bitmask;
@@ -86,13 +88,11 @@ class TickEngine:
         for mode in sorted(set(self.runners) - wanted):
             old = self.runners.pop(mode)
             old.times.flush()
-            if isinstance(old, ShadowRunner):
-                self.mismatches_retired += old.mismatches
         for mode in sorted(wanted):
             if mode in self.runners:
                 self.runners[mode].configure(cfg)
             else:
-                self.runners[mode] = make_runner(mode, cfg, self._sink, self.stats)
+                self.runners[mode] = make_runner(mode, cfg, self._sink, self.stats, self.shadow)
         for s in self.slots:
             self.runner_of[s] = self.runners[modes[self.shards.shard[s]]]
             self.gate.invalidate(s)
@@ -146,8 +146,7 @@ class TickEngine:
     @property
     def mismatches(self) -> int:
         """Shadow mismatches so far, over every shadow runner this engine has had."""
-        return self.mismatches_retired + sum(r.mismatches for r in self.runners.values()
-                                             if isinstance(r, ShadowRunner))
+        return self.shadow.total
 
     def reason_counts(self) -> list[int]:
         """Ticks on which each guard reason (``Reason.NAMES`` order) held."""
@@ -161,7 +160,8 @@ class TickEngine:
     def counter_totals(self) -> dict[str, int]:
         """The engine's totals under the worker stats block's counter names."""
         out = {"ticks": sum(self.ticks), "intents": sum(self.intents),
-               "shadow_mismatches": self.mismatches}
+               "shadow_mismatches": self.mismatches,
+               **{f"shadow_{f}": n for f, n in self.shadow.fields.items()}}
         guards = [0] * len(Guard)
         actions = [0] * len(Action)
         for k, n in enumerate(self.outcomes):

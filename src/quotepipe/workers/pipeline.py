@@ -11,7 +11,7 @@ from time import perf_counter_ns
 
 import msgspec
 
-from quotepipe.config import Config
+from quotepipe.config import Config, candidate_config
 from quotepipe.domain.instrument import InstrumentSpec, instrument_specs
 from quotepipe.domain.snapshot import Snapshot
 from quotepipe.shm.catalog import WORKER_STATS
@@ -34,7 +34,9 @@ class PipelineRunner:
         self.configure(cfg)
 
     def configure(self, cfg: Config) -> None:
-        """Take a (reloaded) config; a reload also clears the loss-limit latch."""
+        """Take a (reloaded) config, with ``pipeline.candidate`` merged onto its stage sections;
+        a reload also clears the loss-limit latch."""
+        cfg = candidate_config(cfg)
         self.specs: list[InstrumentSpec] = instrument_specs(cfg)
         self.spread_cfg = cfg.spread
         self.guards_cfg = cfg.guards

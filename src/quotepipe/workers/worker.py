@@ -34,6 +34,7 @@ from quotepipe.shm.catalog import WORKER_STATS, Attached, worker_stats_name
 from quotepipe.shm.control import MODES
 from quotepipe.workers.dto import QuoteIntent
 from quotepipe.workers.engine import TickEngine
+from quotepipe.workers.shadow import append_report, describe
 from quotepipe.workers.timing import BUFFER
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,22 @@ class Worker(ChildProcess):
                 self.tick(s, False)
             log.info("shard %d: %s", self.shard, "halted: quotes pulled" if halted else "resumed")
         control.set_halt_seen(self.proc_slot, halted and control.halt_all)
+        self._report_mismatches()
+
+    def _report_mismatches(self) -> None:
+        """Shadow mismatches kept since the last turn: logged once each, and appended to the
+        shadow report when the config names one."""
+        entries = self.engine.shadow.unreported()
+        if not entries:
+            return
+        for m in entries:
+            log.warning("%s", describe(m))
+        path = self.cfg.pipeline.shadow_report
+        if path:
+            try:
+                append_report(path, entries)
+            except OSError as exc:
+                log.error("shard %d: cannot write the shadow report %s: %s", self.shard, path, exc.strerror)
 
     def _flush_latency(self) -> None:
         self.engine.flush()

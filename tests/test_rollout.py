@@ -1,0 +1,115 @@
+"""A rollout you can watch: per-shard modes, SIGHUP moves, labelled metrics, the shadow report."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import urllib.request
+
+import msgspec
+
+from quotepipe.config import DEFAULT_INSTRUMENTS
+from tests.daemon_helpers import Daemon, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port: int) -> dict[str, float]:
+    """``name{labels}`` -> value, labels sorted, for every sample of a real /metrics scrape."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    out: dict[str, float] = {}
+    for line in body.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
+        if m and not line.startswith("#"):
+            labels = ",".join(sorted(re.findall(r'[a-z_]+="[^"]*"', m.group(2) or "")))
+            out[f"{m.group(1)}{{{labels}}}"] = float(m.group(3))
+    return out
+
+
+#: the default instruments, shards 0-3 given explicitly so that every shard has some
+INSTRUMENTS = "instruments: " + json.dumps(
+    [{**msgspec.to_builtins(i), "shard": k % 4} for k, i in enumerate(DEFAULT_INSTRUMENTS)]) + "\n"
+
+
+def rollout(report: str, shard_modes: str) -> str:
+    return (INSTRUMENTS + "workers: {count: 4, busy_poll: false}\n"
+            f"pipeline: {{mode: pipeline, shard_modes: {shard_modes}, shadow_log_first: 5, "
+            f"shadow_report: '{report}', candidate: {{spread: {{min_half_spread_bps: 3.0}}}}}}\n")
+
+
+def test_four_shards_in_three_modes_move_by_sighup_with_the_same_pids(tmp_path, instance_name):
+    report = tmp_path / "shadow.jsonl"
+    port = free_port()
+    with Daemon(tmp_path, instance_name, rollout(str(report), "{0: legacy, 1: shadow}"),
+                metrics_port=port) as d:
+        d.wait_ready()
+        assert [sh["mode"] for sh in d.status()["shards"]] == ["legacy", "shadow", "pipeline", "pipeline"]
+        # the shadow shard runs the candidate setting beside legacy: its differences are reported
+        assert wait_for(lambda: report.exists() and len(report.read_text().splitlines()) >= 1, 60), d.log()
+        lines = [json.loads(x) for x in report.read_text().splitlines()]
+        assert {x["shard"] for x in lines} == {1} and len(lines) <= 5
+        assert all(x["fields"] and x["legacy"] != x["pipeline"] for x in lines)
+        assert {"snapshot", "context", "instrument"} <= set(lines[0])
+        assert "shadow mismatch, shard 1" in d.log()
+        m = scrape(port)
+        assert m['quotepipe_shadow_mismatches_total{mode="shadow",shard="1"}'] > 0
+        assert m['quotepipe_shadow_mismatches_total{mode="pipeline",shard="2"}'] == 0
+        assert any(k.startswith("quotepipe_shadow_mismatch_fields_total{field=") and 'shard="1"' in k
+                   and v > 0 for k, v in m.items())
+        for shard, mode in enumerate(["legacy", "shadow", "pipeline", "pipeline"]):
+            assert f'quotepipe_stage_seconds_count{{mode="{mode}",shard="{shard}",stage="tick_total"}}' in m
+            assert f'quotepipe_deadline_misses_total{{mode="{mode}",shard="{shard}"}}' in m
+            assert f'quotepipe_intents_total{{mode="{mode}",shard="{shard}"}}' in m
+        assert m['quotepipe_reloads_total{result="ok"}'] == 0
+        assert any(k.startswith("quotepipe_build_info{") for k in m)
+        assert m['quotepipe_process_resident_memory_bytes{index="1",role="worker"}'] > 0
+        assert 'quotepipe_ring_overruns_total{reader="worker 0",ring="md.0"}' in m
+        pids = sorted(d.pids("worker"))
+
+        # shadow -> pipeline on shard 1, by SIGHUP: no process restarts
+        d.write_config(rollout(str(report), "{0: legacy}"), port)
+        d.signal(signal.SIGHUP)
+        assert wait_for(lambda: d.status()["epoch"] == 2, 30), d.log()
+        assert [sh["mode"] for sh in d.status()["shards"]] == ["legacy", "pipeline", "pipeline", "pipeline"]
+        assert sorted(d.pids("worker")) == pids and d.status()["restarts"] == 0
+        assert wait_for(lambda: scrape(port)['quotepipe_reloads_total{result="ok"}'] == 1, 30)
+        assert wait_for(lambda: 'quotepipe_intents_total{mode="pipeline",shard="1"}' in scrape(port), 30)
+
+        # a reload that needs a restart is refused, counted, and the old config runs on
+        d.write_config(rollout(str(report), "{0: legacy}").replace("count: 4", "count: 3"), port)
+        d.signal(signal.SIGHUP)
+        assert wait_for(lambda: scrape(port)['quotepipe_reloads_total{result="refused"}'] == 1, 30), d.log()
+        assert d.status()["epoch"] == 2 and "reload refused" in d.log()
+        d.signal(signal.SIGTERM)
+        assert d.wait(60) == 0, d.log()
+
+
+def test_a_metrics_port_in_use_refuses_to_start(tmp_path, instance_name):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with Daemon(tmp_path, instance_name, "workers: {busy_poll: false}\n", metrics_port=port) as d:
+            assert d.wait(60) == 2, d.log()
+            assert f"cannot listen on 127.0.0.1 port {port}" in d.log() and "metrics.port" in d.log()
+            assert d.segments() == []
+
+
+def test_metrics_listen_on_ipv6_loopback(tmp_path, instance_name):
+    """``start_http_server`` serves IPv6 too: ``metrics.listen: '::1'`` is scraped over [::1]."""
+    if not socket.has_ipv6:
+        return
+    port = free_port()
+    with Daemon(tmp_path, instance_name, "workers: {busy_poll: false}\n", metrics_port=port,
+                metrics_listen="::1") as d:
+        d.wait_ready()
+        body = urllib.request.urlopen(f"http://[::1]:{port}/metrics", timeout=30).read().decode()
+        assert "quotepipe_config_epoch" in body
+        d.signal(signal.SIGTERM)
+        assert d.wait(60) == 0, d.log()
