@@ -11,6 +11,7 @@ import urllib.request
 import msgspec
 
 from quotepipe.config import DEFAULT_INSTRUMENTS
+from tests.conftest import run_cli
 from tests.daemon_helpers import Daemon, wait_for
 
 
@@ -81,13 +82,24 @@ def test_four_shards_in_three_modes_move_by_sighup_with_the_same_pids(tmp_path, 
         assert wait_for(lambda: scrape(port)['quotepipe_reloads_total{result="ok"}'] == 1, 30)
         assert wait_for(lambda: 'quotepipe_intents_total{mode="pipeline",shard="1"}' in scrape(port), 30)
 
-        # a reload that needs a restart is refused, counted, and the old config runs on
+        # `quotepipe reload`: a reload that needs a restart is refused with its reason, exit 1,
+        # counted, and the old config runs on; an unchanged file is not an error
         d.write_config(rollout(str(report), "{0: legacy}").replace("count: 4", "count: 3"), port)
-        d.signal(signal.SIGHUP)
-        assert wait_for(lambda: scrape(port)['quotepipe_reloads_total{result="refused"}'] == 1, 30), d.log()
+        r = run_cli("reload", "--instance", instance_name)
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        assert "reload refused, config epoch 2 runs on: " in r.stderr and "workers.count" in r.stderr
+        assert scrape(port)['quotepipe_reloads_total{result="refused"}'] == 1
         assert d.status()["epoch"] == 2 and "reload refused" in d.log()
+        d.write_config(rollout(str(report), "{0: legacy}"), port)
+        r = run_cli("reload", "-c", str(d.config))
+        assert r.returncode == 0 and "reload unchanged: config epoch 2" in r.stdout, (r.stdout, r.stderr)
         d.signal(signal.SIGTERM)
         assert d.wait(60) == 0, d.log()
+
+
+def test_reload_of_an_instance_that_is_not_running_exits_1():
+    r = run_cli("reload", "--instance", "nosuchinstance")
+    assert r.returncode == 1 and "is not running" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_metrics_port_in_use_refuses_to_start(tmp_path, instance_name):

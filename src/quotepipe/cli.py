@@ -172,8 +172,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from quotepipe.daemon.view import InstanceView, format_status
+class NotRunning(Exception):
+    """The instance a command names is not running, or may not be read: a message, exit 1."""
+
+
+def running_instance(args: argparse.Namespace) -> tuple[str, int]:
+    """The instance ``--instance`` or ``-c`` names (default: "default") and its supervisor's pid;
+    ``NotRunning`` (exit 1) when it does not run or may not be read."""
     from quotepipe.shm.segment import SegmentError, owner_alive, read_owner, segment_name
 
     instance = args.instance or (load_config(args.config).instance.name if args.config else "default")
@@ -182,16 +187,59 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         owner = read_owner(segment_name(instance, "control"))
     except SegmentError as exc:
-        print(f"quotepipe: cannot read instance {instance!r}: {exc}; run as that user or root",
+        raise NotRunning(f"cannot read instance {instance!r}: {exc}; run as that user or root") from None
+    if owner is None:
+        raise NotRunning(f"instance {instance!r} is not running (no shared memory)")
+    if not owner_alive(*owner):
+        raise NotRunning(f"instance {instance!r} is not running (stale shared memory of pid {owner[0]}; "
+                         "the next start removes it)")
+    return instance, owner[0]
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """SIGHUP to the supervisor, then wait for its verdict: exit 0 applied or unchanged, 1 refused
+    (the reason printed; the old config runs on). ``systemctl reload`` fails when this does."""
+    import os
+    import signal
+    import time
+
+    import msgspec
+
+    from quotepipe.daemon.supervisor import ReloadOutcome
+    from quotepipe.shm.catalog import Attached
+    from quotepipe.shm.segment import SegmentError
+
+    instance, pid = running_instance(args)
+    try:
+        outcomes = Attached.from_config_block(instance).reload_outcomes()
+    except SegmentError as exc:
+        raise NotRunning(f"cannot attach to instance {instance!r}: {exc}") from None
+    before = outcomes.tag
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + args.timeout
+    while outcomes.tag == before:
+        if time.monotonic() > deadline:
+            print(f"quotepipe: instance {instance!r} (pid {pid}) gave no verdict within {args.timeout:g} s",
+                  file=sys.stderr)
+            return EXIT_FAILED
+        time.sleep(0.02)
+    got = outcomes.read()
+    assert got is not None
+    outcome = msgspec.json.decode(got[1], type=ReloadOutcome)
+    if outcome.result == "refused":
+        print(f"quotepipe: reload refused, config epoch {outcome.epoch} runs on: {outcome.reason}",
               file=sys.stderr)
         return EXIT_FAILED
-    if owner is None:
-        print(f"quotepipe: instance {instance!r} is not running (no shared memory)", file=sys.stderr)
-        return EXIT_FAILED
-    if not owner_alive(*owner):
-        print(f"quotepipe: instance {instance!r} is not running (stale shared memory of pid {owner[0]}; "
-              "the next start removes it)", file=sys.stderr)
-        return EXIT_FAILED
+    print(f"reload {outcome.result}: config epoch {outcome.epoch}" + (
+        f" ({outcome.reason})" if outcome.reason else ""))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from quotepipe.daemon.view import InstanceView, format_status
+    from quotepipe.shm.segment import SegmentError
+
+    instance, _ = running_instance(args)
     try:
         s = InstanceView(instance=instance).collect()
     except SegmentError as exc:
@@ -388,6 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("reload", help="reload a running instance's config (SIGHUP) and wait for the verdict: "
+                       "exit 0 applied or unchanged, 1 refused (the old config runs on)")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("-c", "--config", help="the instance named in this config")
+    who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the verdict")
+    p.set_defaults(func=cmd_reload)
+
     p = sub.add_parser("bench", help="stage latency of the chain in fresh pinned processes (replicates)")
     workload_arguments(p)
     p.add_argument("--replicates", type=int, default=5, metavar="N", help="fresh processes (default 5)")
@@ -426,5 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:  # a bad option value the parser could not see, or bad gate input
         print(f"quotepipe: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except NotRunning as exc:
+        print(f"quotepipe: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:  # e.g. `quotepipe config default | head`
         return EXIT_OK

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from quotepipe.config import (
     Config,
     ConfigError,
@@ -70,6 +72,14 @@ LOOP_S = 0.05
 #: the most of one loop gap credited to a child's silence: a longer gap is this process's own stall
 SILENCE_CREDIT_NS = int(4 * LOOP_S * 1e9)
 CANCEL_WAIT_S = 2.0  # a restart waits this long at most for the venue's confirmation
+
+
+class ReloadOutcome(msgspec.Struct, frozen=True):
+    """What the last SIGHUP came to, for ``quotepipe reload`` (the ``reload`` blob)."""
+
+    result: str   #: ok | refused | unchanged
+    reason: str
+    epoch: int    #: the config epoch in force after it
 
 
 class MetricsUnavailable(RuntimeError):
@@ -190,6 +200,7 @@ class Supervisor:
         self.silence = SilenceWatch([c.proc_slot for c in self.children], control.heartbeat,
                                     SILENCE_CREDIT_NS)
         self.stats = shm.stats("stats.supervisor", SUPERVISOR_STATS)
+        self.reload_outcomes = shm.reload_outcomes(writable=True)
         self.totals = CounterTotals(self.stats)
         for child in self.children:
             self._spawn(child)
@@ -197,7 +208,7 @@ class Supervisor:
                  cfg.instance.name, len(self.children) + 1, md_cpu, worker_cpus)
         if self._wait_ready():
             self.ready_at = time.monotonic()
-            sdnotify.notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS=quoting")
+            sdnotify.notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS={self._status_line()}")
             log.info("ready: every process beats%s", f"; running for {self.duration_s:g} s"
                      if self.duration_s else "; SIGTERM or Ctrl-C stops")
             self._loop()
@@ -406,27 +417,38 @@ class Supervisor:
 
     # ------------------------------------------------------------------ reload
     def _reload(self) -> None:
+        """SIGHUP: judge the file, apply it or refuse it; either way the outcome is published
+        (the ``reload`` blob for ``quotepipe reload``, the counters, systemd's STATUS)."""
+        sdnotify.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        result, reason = self._judge_reload()
+        self.reloads[result] += 1
+        epoch = self.control.epoch
+        self.reload_outcomes.write(msgspec.json.encode(ReloadOutcome(result, reason, epoch)),
+                                   self.reload_outcomes.tag + 1)
+        status = self._status_line()
+        if result == "refused":
+            status = f"reload refused ({reason}); epoch {epoch} runs on; {status}"
+        sdnotify.notify(f"READY=1\nSTATUS={status}")
+
+    def _judge_reload(self) -> tuple[str, str]:
+        """(``ok`` | ``refused`` | ``unchanged``, why); applies the new config when ok."""
         epoch = self.control.epoch
         if not self.config_path:
             log.warning("SIGHUP: running the embedded default config, there is no file to reload")
-            return
+            return "unchanged", "running the embedded default config: there is no file to reload"
         try:
             new = load_config(self.config_path, self.all_cpus)
         except ConfigError as exc:
-            self.reloads["refused"] += 1
             log.error("reload refused, config epoch %d keeps running: %s", epoch, exc)
-            return
+            return "refused", str(exc)
         diff = diff_configs(self.cfg, new)
         if diff.needs_restart:
-            self.reloads["refused"] += 1
-            log.error("reload refused, config epoch %d keeps running: these fields need a restart: %s",
-                      epoch, ", ".join(diff.restart_only))
-            return
+            why = f"these fields need a restart: {', '.join(diff.restart_only)}"
+            log.error("reload refused, config epoch %d keeps running: %s", epoch, why)
+            return "refused", why
         if not diff.reloadable:
-            self.reloads["unchanged"] += 1
             log.info("reload: %s unchanged; config epoch %d keeps running", self.config_path, epoch)
-            return
-        self.reloads["ok"] += 1
+            return "unchanged", f"{self.config_path} unchanged"
         warning = canary_warning(new)
         if warning:
             log.warning("reload: %s", warning)
@@ -437,6 +459,21 @@ class Supervisor:
         self.control.epoch = epoch  # last: children look at the epoch, then read the rest
         self.cfg = new
         log.info("reload: config epoch %d: %s", epoch, ", ".join(diff.reloadable))
+        return "ok", ", ".join(diff.reloadable)
+
+    def _status_line(self) -> str:
+        """systemd's STATUS=: the epoch, each shard's mode, how many shards quote."""
+        modes = [self.control.mode(k) for k in range(self.cfg.workers.count)]
+        runs: list[str] = []
+        first = 0
+        for k in range(1, len(modes) + 1):  # runs of one mode: "0:legacy 1-3:pipeline"
+            if k == len(modes) or modes[k] != modes[first]:
+                span = str(first) if k - 1 == first else f"{first}-{k - 1}"
+                runs.append(f"{span}:{modes[first]}")
+                first = k
+        halted = sum(self.control.shard_halted(k) for k in range(len(modes)))
+        return (f"quoting, epoch {self.control.epoch}, shards {' '.join(runs)}, "
+                f"{len(modes) - halted}/{len(modes)} shards quoting")
 
     # ------------------------------------------------------------------ stop
     def _stop(self) -> None:

@@ -51,6 +51,11 @@ SCOREBOARD_STATE = "scoreboard.state"
 SCOREBOARD_STATE_CAPACITY = 1 << 22
 SCOREBOARD_STATE_LAYOUT = f"scoreboard-state:v1:msgpack:{SCOREBOARD_STATE_CAPACITY}"
 
+#: the outcome of the last SIGHUP (``daemon.supervisor.ReloadOutcome`` as JSON); tag = reloads handled
+RELOAD = "reload"
+RELOAD_CAPACITY = 1 << 16
+RELOAD_LAYOUT = f"reload:v1:json:{RELOAD_CAPACITY}"
+
 #: process-table slots: fixed for the singletons, then one per worker shard
 SLOT_SUPERVISOR, SLOT_MD, SLOT_VENUE, SLOT_SCOREBOARD = 0, 1, 2, 3
 
@@ -126,6 +131,7 @@ def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
     ScoreTable.create(segs, n)
     InstrumentCounts.create(segs, n)
     segs.create(SCOREBOARD_STATE, Blob.size(SCOREBOARD_STATE_CAPACITY), SCOREBOARD_STATE_LAYOUT)
+    segs.create(RELOAD, Blob.size(RELOAD_CAPACITY), RELOAD_LAYOUT)
     for shard in range(cfg.workers.count):
         RingWriter.create(segs, md_ring_name(shard), MD_RING, MD_RING_CAPACITY)
         RingWriter.create(segs, intent_ring_name(shard), INTENT_RING, INTENT_RING_CAPACITY)
@@ -168,6 +174,9 @@ class Attached:
     def scoreboard_state(self, writable: bool = False) -> Blob:
         return Blob(Segment.attach(self.name(SCOREBOARD_STATE), SCOREBOARD_STATE_LAYOUT, writable),
                     SCOREBOARD_STATE_CAPACITY)
+
+    def reload_outcomes(self, writable: bool = False) -> Blob:
+        return Blob(Segment.attach(self.name(RELOAD), RELOAD_LAYOUT, writable), RELOAD_CAPACITY)
 
     def counts(self, writable: bool = False) -> InstrumentCounts:
         return InstrumentCounts.attach(self.name("counts"), self.n, writable)
