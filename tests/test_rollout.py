@@ -41,7 +41,8 @@ INSTRUMENTS = "instruments: " + json.dumps(
 def rollout(report: str, shard_modes: str) -> str:
     return (INSTRUMENTS + "workers: {count: 4, busy_poll: false}\n"
             f"pipeline: {{mode: pipeline, shard_modes: {shard_modes}, shadow_log_first: 5, "
-            f"shadow_report: '{report}', candidate: {{spread: {{min_half_spread_bps: 3.0}}}}}}\n")
+            f"shadow_report: '{report}', candidate: {{spread: {{min_half_spread_bps: 3.0}}}}}}\n"
+            "rollout: {min_ticks: 100}\n")
 
 
 def test_four_shards_in_three_modes_move_by_sighup_with_the_same_pids(tmp_path, instance_name):
@@ -72,6 +73,17 @@ def test_four_shards_in_three_modes_move_by_sighup_with_the_same_pids(tmp_path, 
         assert m['quotepipe_process_resident_memory_bytes{index="1",role="worker"}'] > 0
         assert 'quotepipe_ring_overruns_total{reader="worker 0",ring="md.0"}' in m
         pids = sorted(d.pids("worker"))
+        # the canary view: the groups side by side; shadow is not identical to legacy here
+        r = run_cli("canary", "--instance", instance_name, "--json")
+        assert r.returncode == 1, (r.stdout, r.stderr)  # not healthy: the shadow shard differs
+        rep = json.loads(r.stdout)
+        assert rep["phase"] == "canary" and not rep["healthy"]
+        assert {m: g["shards"] for m, g in rep["groups"].items()} == {
+            "legacy": [0], "shadow": [1], "pipeline": [2, 3]}
+        shadow_gate = next(x for x in rep["gates"] if x["gate"] == "shadow identical to legacy")
+        assert shadow_gate["result"] == "FAIL" and rep["groups"]["shadow"]["shadow_mismatches"] > 0
+        table = run_cli("canary", "--instance", instance_name).stdout
+        assert "legacy (control)" in table and "tick_total p95 us" in table and "verdict: NOT healthy" in table
 
         # shadow -> pipeline on shard 1, by SIGHUP: no process restarts
         d.write_config(rollout(str(report), "{0: legacy}"), port)
@@ -81,6 +93,11 @@ def test_four_shards_in_three_modes_move_by_sighup_with_the_same_pids(tmp_path, 
         assert sorted(d.pids("worker")) == pids and d.status()["restarts"] == 0
         assert wait_for(lambda: scrape(port)['quotepipe_reloads_total{result="ok"}'] == 1, 30)
         assert wait_for(lambda: 'quotepipe_intents_total{mode="pipeline",shard="1"}' in scrape(port), 30)
+        r = run_cli("canary", "--instance", instance_name, "--json")
+        rep = json.loads(r.stdout)
+        assert r.returncode == (0 if rep["healthy"] else 1)
+        assert {m: g["shards"] for m, g in rep["groups"].items()} == {"legacy": [0], "pipeline": [1, 2, 3]}
+        assert {x["gate"].split(" ")[0] for x in rep["gates"]} >= {"tick_total", "pipeline", "no"}
 
         # `quotepipe reload`: a reload that needs a restart is refused with its reason, exit 1,
         # counted, and the old config runs on; an unchanged file is not an error

@@ -235,6 +235,21 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_canary(args: argparse.Namespace) -> int:
+    """Canary shards beside control shards, and the phase's gates: exit 0 healthy, 1 not."""
+    from quotepipe.daemon.canary import format_report, report
+    from quotepipe.daemon.view import InstanceView
+    from quotepipe.shm.segment import SegmentError
+
+    instance, _ = running_instance(args)
+    try:
+        rep = report(InstanceView(instance=instance))
+    except SegmentError as exc:
+        raise NotRunning(f"cannot attach to instance {instance!r}: {exc}") from None
+    print(json.dumps(rep, indent=2) if args.json else format_report(rep))
+    return EXIT_OK if rep["healthy"] else EXIT_FAILED
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from quotepipe.daemon.view import InstanceView, format_status
     from quotepipe.shm.segment import SegmentError
@@ -435,6 +450,14 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("canary", help="a running instance's shards side by side by mode, and the rollout "
+                       "phase's gates (rollout: in the config): exit 0 healthy, 1 not")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("-c", "--config", help="the instance named in this config")
+    who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_canary)
 
     p = sub.add_parser("reload", help="reload a running instance's config (SIGHUP) and wait for the verdict: "
                        "exit 0 applied or unchanged, 1 refused (the old config runs on)")

@@ -310,6 +310,21 @@ class SupervisorConfig(_Section, frozen=True, kw_only=True):
         "niceness of the scoreboard process (low priority)"))] = 10
 
 
+class RolloutConfig(_Section, frozen=True, kw_only=True):
+    """The gates of a rollout phase, as ``quotepipe canary`` judges them."""
+
+    max_p95_regression_pct: Annotated[float, _f(
+        "pipeline shards' tick_total p95 may exceed the legacy shards' by at most this, %", ge=0)] = 3.0
+    max_deadline_miss_pct: Annotated[float, _f(
+        "ticks over stage_budgets.deadline_us, at most this share of a canary group's ticks, %",
+        ge=0, le=100)] = 2.0
+    min_weight_ratio: Annotated[float, _f(
+        "no allocator death spiral: the canary's mean weight at least this times the control's",
+        ge=0, le=1)] = 0.5
+    min_ticks: Annotated[int, Meta(ge=0, description=(
+        "ticks each group needs before its latency is compared"))] = 1000
+
+
 class MetricsConfig(_Section, frozen=True, kw_only=True):
     listen: Annotated[str, Meta(description="Prometheus /metrics listen address")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535, description="Prometheus port; 0 = disabled")] = 9464
@@ -337,6 +352,7 @@ class Config(_Section, frozen=True, kw_only=True):
     supervisor: Annotated[SupervisorConfig,
                           Meta(description="restarts, heartbeats, stop")] = SupervisorConfig()
     metrics: Annotated[MetricsConfig, Meta(description="Prometheus exporter")] = MetricsConfig()
+    rollout: Annotated[RolloutConfig, Meta(description="rollout gates (quotepipe canary)")] = RolloutConfig()
 
     def instrument(self, instrument_id: str) -> Instrument:
         for inst in self.instruments:
@@ -762,7 +778,7 @@ def canary_warning(cfg: Config) -> str | None:
 #: Top-level sections and fields a SIGHUP may change without a restart.
 RELOADABLE = (
     "pipeline", "stage_budgets", "spread", "guards", "inventory", "queue",
-    "symbol_scoreboard", "dynamic_allocator",
+    "symbol_scoreboard", "dynamic_allocator", "rollout",
 )
 
 
