@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint gate mutants bench clean
+.PHONY: run test tools lint gate mutants bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto
+
+# system tools some checks use, from the system's packages when absent (CI runs this first):
+# valgrind (the perf gate's instruction counts), promtool (the /metrics lint in test_dashboard)
+tools:
+	@command -v valgrind >/dev/null || { echo "make tools: installing valgrind"; \
+		(apt-get update -qq && apt-get install -y -qq valgrind) >/dev/null; }
+	@command -v promtool >/dev/null || { echo "make tools: installing promtool (package prometheus)"; \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus) >/dev/null; }
 
 # the static checks CI runs after the tests: style, types, and the import layers (pyproject.toml)
 lint: $(STAMP)
@@ -31,9 +39,7 @@ mutants: $(STAMP)
 # the perf gate as CI runs it: this checkout's stage chain against GATE_REF (default: the parent
 # commit), on instruction counts under valgrind (installed from the system's packages if absent)
 GATE_REF ?= HEAD~1
-gate: $(STAMP)
-	@command -v valgrind >/dev/null || { echo "make gate: installing valgrind"; \
-		(apt-get update -qq && apt-get install -y -qq valgrind) >/dev/null; }
+gate: $(STAMP) tools
 	@if git rev-parse --verify -q "$(GATE_REF)^{commit}" >/dev/null; then \
 		mkdir -p out && $(BIN)/quotepipe gate --against $(GATE_REF) --counter instructions --json out/gate.json; \
 	else echo "make gate: no $(GATE_REF) to compare against (a single-commit clone): skipped"; fi

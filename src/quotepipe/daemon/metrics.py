@@ -120,7 +120,7 @@ class QuotepipeCollector:
 
         info = InfoMetricFamily("quotepipe_build", "The quotepipe build serving these metrics")
         info.add_metric([], {"version": __version__, "python": platform.python_version(),
-                             "instance": s["instance"]})
+                             "instance_name": s["instance"]})  # "instance" is Prometheus's own label
         yield info
         yield gauge("config_epoch", "Config epoch in force (1 at start, +1 per accepted reload)", s["epoch"])
         reloads = CounterMetricFamily("quotepipe_reloads", "SIGHUP reloads by result", labels=["result"])
