@@ -21,11 +21,14 @@ def test_unit_verifies_and_keeps_shared_memory(tmp_path):
     text = UNIT.read_text()
     for line in ("Type=notify", "WatchdogSec=", "ExecReload=/opt/quotepipe/.venv/bin/quotepipe reload "
                  "--instance %i", "KillMode=mixed", "RestartPreventExitStatus=2",
-                 "ExecStartPre=/opt/quotepipe/.venv/bin/quotepipe check-config", "ReadWritePaths=/dev/shm"):
+                 "ReadWritePaths=/dev/shm", "StartLimitBurst="):
         assert line in text, line
     settings = [ln.split("=", 1)[0] for ln in text.splitlines() if ln and not ln.startswith("#")]
     for wipes_shm in ("RemoveIPC", "PrivateIPC", "DynamicUser", "PrivateDevices", "ProcSubset"):
         assert wipes_shm not in settings
+    # a bad config exits 2 from the main process, which RestartPreventExitStatus=2 covers (an
+    # ExecStartPre failure it would not cover: restarted in a loop)
+    assert "ExecStartPre" not in settings
     assert "CPUAffinity" not in settings  # the daemon pins within whatever cores the host gives it
     assert "@resources" not in text.split("SystemCallFilter=~", 1)[1].splitlines()[0]  # pinning, nice
     if shutil.which("systemd-analyze") is None:
