@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from quotepipe.config import parse_config
 from quotepipe.domain.guards import Guard
-from quotepipe.domain.orders import Action, Fill, OrderEnd
+from quotepipe.domain.orders import BID, NEW, NONE, Action, Fill, OrderEnd
 from quotepipe.venue.paper import PaperVenue
 from quotepipe.venue.queue_models import ProbQueue, RiskAverseQueue
 from quotepipe.workers.dto import QuoteIntent
@@ -165,3 +166,65 @@ def test_an_order_behind_the_best_rereads_the_depth_only_when_it_moved():
     assert v.resting(0, 0).level_qty == 1.0 and v.resting(0, 0).queue_ahead <= 1.0
     v.on_book(0, T0 + 9 * MS, 99.99, 2.5, 100.02, 5.0, depth, depth_moved=False)  # now the best
     assert v.resting(0, 0).level_qty == 2.5
+
+
+# ------------------------------------------------------------------ whole lots
+
+def test_partial_fills_are_whole_lots_and_the_rest_rests():
+    """A trade for 2.3 lots at our level fills 2 (what is left of our order rests); 0.4 of a lot
+    fills nothing. Fills used to be the trade's float remainder: 2.8e-17 ETH, 3.3e-8 BTC."""
+    cfg = parse_config("venue: {entry_latency_ms: 0, cancel_latency_ms: 0}\ninstruments: [{id: "
+                       "'binance-usdm:ETHUSDT', tick_size: 0.01, lot_size: 0.001, base_qty: 0.005}]\n")
+    fills = []
+    v = PaperVenue(cfg, fills.append)
+    v.on_book(0, 1, 2500.00, 0.0, 2500.02, 1.0)  # nothing at the bid: we are first in the queue
+    v.apply(0, 1, NEW, 2500.00, 0.005, NONE, 0.0, 0.0)
+    v.advance(0, 2)
+    v.on_book(0, 3, 2500.00, 0.0, 2500.02, 1.0)
+    v.on_trade(0, 4, 2500.00, 0.0023, -1)
+    assert [f.qty for f in fills] == [0.002] and v.position[0] == 0.002 and v.position_lots[0] == 2
+    assert v.resting(0, BID).qty == 0.003
+    v.on_trade(0, 5, 2500.00, 0.0004, -1)
+    assert len(fills) == 1  # under a lot: no dust fill
+    v.on_trade(0, 6, 2499.99, 7.77777, -1)  # through our price: the whole rest, 3 lots
+    assert [f.qty for f in fills] == [0.002, 0.003] and v.position[0] == 0.005 and v.position_lots[0] == 5
+    assert v.resting(0, BID) is None
+
+
+def test_prices_compare_as_ticks_not_floats():
+    """0.1 + 0.2 is not 0.3 as floats; as ticks of 0.1 it is 3: a trade at our price is one."""
+    cfg = parse_config("venue: {entry_latency_ms: 0, cancel_latency_ms: 0}\ninstruments: [{id: "
+                       "'binance-usdm:XUSDT', tick_size: 0.1, lot_size: 1, base_qty: 1}]\n")
+    fills = []
+    v = PaperVenue(cfg, fills.append)
+    v.on_book(0, 1, 0.3, 0.0, 0.5, 1.0)
+    v.apply(0, 1, NEW, 0.1 + 0.2, 2.0, NONE, 0.0, 0.0)  # 0.30000000000000004
+    v.advance(0, 2)
+    v.on_trade(0, 3, 0.3, 1.0, -1)
+    assert [f.qty for f in fills] == [1.0]
+
+
+@pytest.mark.realdata
+def test_replays_of_the_recordings_fill_whole_lots_only(real_recordings):
+    from quotepipe.config import default_config
+    from quotepipe.replay import Replay
+
+    cfg = default_config()
+    replay = Replay(cfg, real_recordings)
+    fills = []
+    record = replay.venue.on_fill
+
+    def on_fill(f):  # noqa: ANN001
+        fills.append(f)
+        record(f)
+
+    replay.venue.on_fill = on_fill
+    replay.run()
+    assert fills
+    lots = {i: inst.lot_size for i, inst in enumerate(cfg.instruments)}
+    for f in fills:
+        n = f.qty / lots[f.slot]
+        assert abs(n - round(n)) < 1e-9 and round(n) >= 1, f
+    for i, lot in lots.items():
+        n = replay.venue.position[i] / lot
+        assert abs(n - round(n)) < 1e-9 and round(n) == replay.venue.position_lots[i], (i, n)

@@ -10,6 +10,14 @@ the level is not visible; zero inside the spread) and advances by trades at the
 level and by the configured queue model. A trade through our price fills what
 is left; a trade at our price fills what is left of it after the queue ahead.
 
+Inside the venue our sizes are whole lots and our prices whole ticks (integers,
+as hftbacktest keeps them): an order is a number of lots, a fill is a whole
+number of lots (a partial fill at our level rounds down to a lot; what is left
+rests), the position is a number of lots, and "a trade at our price" or "our
+price is the best" compares tick numbers, never floats. So no fill is dust and
+every position is a whole number of lots. The market's own quantities (the
+queue ahead, the trade sizes) stay what the recording says.
+
 There is no market impact: the recording is the market, our orders never
 change it. Fees are maker fees (post-only fills are maker fills), in bps of
 notional, negative for a rebate. Inverse (COIN-M) contracts keep cash in coin
@@ -27,6 +35,10 @@ from quotepipe.domain.orders import ASK, BID, CANCEL, KEEP, NONE, Action, Fill, 
 from quotepipe.venue.queue_models import queue_model
 from quotepipe.workers.dto import QuoteIntent
 
+#: a fill's lots are counted down from ``fillable / lot``: this absorbs the float error of a
+#: quantity that is a whole number of lots on paper (3 x 0.001 is 0.0030000000000000001)
+LOT_EPS = 1e-9
+
 
 class LevelDepth(Protocol):
     """Quantity at a price from an L2 source (an ``OrderBook``); None when not visible."""
@@ -35,17 +47,19 @@ class LevelDepth(Protocol):
 
 
 class _Order:
-    __slots__ = ("oid", "slot", "side", "price", "qty", "left", "placed_ns", "active_at", "cancel_at",
-                 "resting", "ahead", "level", "deep", "traded", "queue_edge", "view")
+    __slots__ = ("oid", "slot", "side", "price", "tick", "qty", "lots", "left", "placed_ns", "active_at",
+                 "cancel_at", "resting", "ahead", "level", "deep", "traded", "queue_edge", "view")
 
-    def __init__(self, oid: int, slot: int, side: int, price: float, qty: float, now: int,
-                 active_at: int) -> None:
+    def __init__(self, oid: int, slot: int, side: int, price: float, tick: int, lots: int, lot: float,
+                 now: int, active_at: int) -> None:
         self.oid = oid
         self.slot = slot
         self.side = side          # +1 bid, -1 ask
         self.price = price
-        self.qty = qty
-        self.left = qty
+        self.tick = tick          # price in whole ticks
+        self.lots = lots          # size in whole lots
+        self.qty = round(lots * lot, 12)  # the same in quantity units, for events
+        self.left = lots          # lots not yet filled
         self.placed_ns = now
         self.active_at = active_at
         self.cancel_at = 0        # 0: no cancel in flight
@@ -79,7 +93,10 @@ class PaperVenue:
         self.bid_qty = [0.0] * n
         self.ask = [0.0] * n
         self.ask_qty = [0.0] * n
-        self.position = [0.0] * n
+        self.position = [0.0] * n   #: in quantity units: ``position_lots`` times the lot size
+        self.position_lots = [0] * n
+        self.lot = [s.lot for s in self.specs]
+        self.tick = [s.tick for s in self.specs]
         self.cash = [0.0] * n       # quote currency (USD) for linear, coin for inverse
         self.volume = [0.0] * n
         self.fills = [0] * n
@@ -108,8 +125,15 @@ class PaperVenue:
         if action == CANCEL:
             self.current[slot][side] = None
             return
+        lot = self.lot[slot]
+        lots = round(qty / lot)
+        if lots <= 0:  # under one lot: nothing the venue would accept
+            self.current[slot][side] = None
+            self.rejects[slot] += 1
+            return
         self._oid += 1
-        order = _Order(self._oid, slot, 1 if side == BID else -1, px, qty, now, now + self.entry_ns)
+        order = _Order(self._oid, slot, 1 if side == BID else -1, px, round(px / self.tick[slot]), lots, lot,
+                       now, now + self.entry_ns)
         self.orders[slot].append(order)
         self.current[slot][side] = order
         self._due(slot, order.active_at)
@@ -165,17 +189,18 @@ class PaperVenue:
         if due and due <= now:
             self._process_due(slot, now, depth)
         model = self.model
+        tick = self.tick[slot]
+        bid_tick, ask_tick = round(bid / tick), round(ask / tick)
         for o in self.orders[slot]:
             if not o.resting:
                 continue
-            price = o.price
-            if price >= ask if o.side > 0 else price <= bid:
+            if o.tick >= ask_tick if o.side > 0 else o.tick <= bid_tick:
                 # the market traded through us without a recorded trade reaching us yet:
                 # leave it to the trades, but nobody is ahead any more
                 o.ahead = 0.0
                 continue
             level: float | None
-            if not depth_moved and o.deep and (price < bid if o.side > 0 else price > ask):
+            if not depth_moved and o.deep and (o.tick < bid_tick if o.side > 0 else o.tick > ask_tick):
                 level = o.level  # the depth behind the best did not move
             else:
                 level = self._look(o, depth)
@@ -192,27 +217,24 @@ class PaperVenue:
             o.traded = 0.0
 
     def _look(self, o: _Order, depth: LevelDepth | None) -> float | None:
-        """``_level`` at ``o``'s price, remembering whether it came off the depth."""
+        """The quantity resting at ``o``'s price excluding us (None when not visible), and
+        whether it came off the depth behind the best."""
         slot = o.slot
-        level = self._level(slot, o.side, o.price, depth)
-        o.deep = level is not None and (o.price < self.bid[slot] if o.side > 0 else o.price > self.ask[slot])
-        return level
-
-    def _level(self, slot: int, side: int, price: float, depth: LevelDepth | None) -> float | None:
-        """Quantity resting at ``price`` (book side ``side``) excluding us; None when not visible."""
-        if side > 0:
-            best, best_qty = self.bid[slot], self.bid_qty[slot]
-            if price > best:
-                return 0.0
+        tick = self.tick[slot]
+        if o.side > 0:
+            best, best_qty = round(self.bid[slot] / tick), self.bid_qty[slot]
+            inside = o.tick > best
         else:
-            best, best_qty = self.ask[slot], self.ask_qty[slot]
-            if price < best:
-                return 0.0
-        if price == best:
+            best, best_qty = round(self.ask[slot] / tick), self.ask_qty[slot]
+            inside = o.tick < best
+        o.deep = False
+        if inside:
+            return 0.0
+        if o.tick == best:
             return best_qty
-        if depth is not None:
-            return depth.qty_at(side, price)
-        return None
+        level = depth.qty_at(o.side, o.price) if depth is not None else None
+        o.deep = level is not None
+        return level
 
     def _process_due(self, slot: int, now: int, depth: LevelDepth | None) -> None:
         """Activate orders whose entry latency has passed, land cancels whose time has come."""
@@ -224,7 +246,8 @@ class PaperVenue:
                 continue
             if o.cancel_at and o.cancel_at <= now:
                 if o.resting:
-                    self.on_order_end(OrderEnd(slot, o.side, o.qty, o.qty - o.left, o.cancel_at))
+                    filled = round((o.lots - o.left) * self.lot[slot], self.specs[slot].lot_digits)
+                    self.on_order_end(OrderEnd(slot, o.side, o.qty, filled, o.cancel_at))
                 continue
             for t in (0 if o.resting else o.active_at, o.cancel_at):
                 if t > now and (nxt == 0 or t < nxt):
@@ -237,7 +260,9 @@ class PaperVenue:
         """The order arrives: rejected if it would cross (post-only), else it joins its level."""
         slot = o.slot
         self.version[slot] += 1
-        if o.side > 0 and o.price >= self.ask[slot] or o.side < 0 and o.price <= self.bid[slot]:
+        tick = self.tick[slot]
+        if (o.side > 0 and o.tick >= round(self.ask[slot] / tick)
+                or o.side < 0 and o.tick <= round(self.bid[slot] / tick)):
             self.rejects[slot] += 1
             cur = self.current[slot]
             side = BID if o.side > 0 else ASK
@@ -261,20 +286,17 @@ class PaperVenue:
         if due and due <= now:
             self._process_due(slot, now, None)
         orders = self.orders[slot]
+        lot = self.lot[slot]
+        trade_tick = round(price / self.tick[slot])
         left_in_trade = qty
         done = False
         for o in orders:
             if not o.resting or o.side != -aggressor or left_in_trade <= 0.0:
                 continue
-            if o.side > 0:
-                through = price < o.price
-                at = price == o.price
-            else:
-                through = price > o.price
-                at = price == o.price
+            through = trade_tick < o.tick if o.side > 0 else trade_tick > o.tick
             if through:
                 fill = o.left
-            elif at:
+            elif trade_tick == o.tick:
                 fillable = left_in_trade - o.ahead
                 o.ahead = o.ahead - left_in_trade if o.ahead > left_in_trade else 0.0
                 o.traded += left_in_trade
@@ -282,19 +304,22 @@ class PaperVenue:
                 self.version[slot] += 1
                 if fillable <= 0.0:
                     continue
-                fill = fillable if fillable < o.left else o.left
+                fill = min(int(fillable / lot + LOT_EPS), o.left)  # whole lots: the rest rests
+                if fill <= 0:
+                    continue
             else:
                 continue
-            left_in_trade -= fill
+            left_in_trade -= fill * lot
             self._fill(o, fill, now)
-            done = done or o.left <= 0.0
+            done = done or o.left <= 0
         if done:
-            self.orders[slot] = [o for o in orders if o.left > 0.0]
+            self.orders[slot] = [o for o in orders if o.left > 0]
 
-    def _fill(self, o: _Order, qty: float, now: int) -> None:
+    def _fill(self, o: _Order, lots: int, now: int) -> None:
         slot = o.slot
         spec = self.specs[slot]
-        o.left = round(o.left - qty, 12)
+        qty = lots * spec.lot
+        o.left -= lots
         o.view = None
         self.version[slot] += 1
         d = o.side
@@ -308,14 +333,15 @@ class PaperVenue:
             flow = -d * value
             self.volume[slot] += value
         self.cash[slot] += flow - value * fee_bps * 1e-4  # the maker fee, in the cash currency
-        self.position[slot] += d * qty
+        self.position_lots[slot] += d * lots
+        self.position[slot] = round(self.position_lots[slot] * spec.lot, spec.lot_digits)
         self.fills[slot] += 1
         side = BID if d > 0 else ASK
         cur = self.current[slot][side]
         mid = (self.bid[slot] + self.ask[slot]) * 0.5
         self.on_fill(Fill(slot, d, o.price, qty, now, fee_bps, mid,
                           cur.price if cur is not None else o.price, o.queue_edge, o.oid))
-        if o.left <= 0.0:
+        if o.left <= 0:
             self.on_order_end(OrderEnd(slot, d, o.qty, o.qty, now))
             if cur is o:
                 self.current[slot][side] = None
@@ -328,7 +354,8 @@ class PaperVenue:
             return None
         v = o.view
         if v is None:
-            v = o.view = RestingOrder(o.oid, o.price, o.left, o.ahead, o.level, o.placed_ns)
+            left = round(o.left * self.lot[slot], self.specs[slot].lot_digits)
+            v = o.view = RestingOrder(o.oid, o.price, left, o.ahead, o.level, o.placed_ns)
         return v
 
     def pnl_usd(self, slot: int, mid: float | None = None) -> float:
