@@ -120,6 +120,9 @@ class SyntheticFeedConfig(_Section, frozen=True, kw_only=True):
     toxicity: Annotated[float, _f("probability that the mid follows a toxic trade", ge=0, le=1)] = 0.9
     benign_toxicity: Annotated[
         float, _f("probability that the mid follows a trade elsewhere", ge=0, le=1)] = 0.0
+    events: Annotated[int, Meta(ge=0, description=(
+        "the daemon's synthetic feed ends after this many events (0: endless); replay's "
+        "--events limits a replay"))] = 0
 
 
 class FeedConfig(_Section, frozen=True, kw_only=True):

@@ -63,7 +63,8 @@ class MarketDataProcess(ChildProcess):
         clock = time.monotonic_ns
         t0_wall = t0_event = 0
         started = False
-        for ev in self.feed.events():
+        limit = self.cfg.feed.synthetic.events if self.feed.kind == "synthetic" else 0
+        for ev in self.feed.events(limit or None):
             now = clock()
             if not started:
                 started, t0_wall, t0_event = True, now, ev.recv_ns
