@@ -113,7 +113,7 @@ class Replay:
                 mid = (bid + ask) * 0.5
                 if 0 < markout_due[i] <= now and 0.0 < bid < ask:
                     on_mid(i, now, mid)
-                if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board):
+                if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board, books.md_seq):
                     weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
                 weight = weight_of[i]
                 if need(i, l1[:4], venue_version[i], weight, now):

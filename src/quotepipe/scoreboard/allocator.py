@@ -7,16 +7,27 @@ over the active (not blacklisted) instruments, clamped to
 published weight moves only when its target differs by more than
 ``hysteresis``, and then by at most ``max_step``.
 
+After the moves of a round that moved anything, the weights that are free
+(active, not on probation) are rescaled by one common factor so that the mean
+over the active instruments is exactly 1 again (hysteresis alone would let it
+drift: 1.06 in a probe); so the step bound holds before that rescale.
+
+Only instruments with market data take part (``live``): one without any stays
+at 1 and takes no size from the others.
+
 Auto-blacklist: an instrument whose net_bps EMA stays below
 ``blacklist_net_bps`` for ``blacklist_after_s`` of event time, with at least
 ``prior_fills`` markouts behind it, gets weight 0 (flag blacklisted) for
 ``cooldown_s``, then returns on probation at ``min_weight`` with a fresh prior.
+On probation its weight moves by at most ``max_step`` a round and cannot pass
+its weight before the blacklist until it has ``prior_fills`` fresh fills.
 Disabled: every weight is 1.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,8 +38,9 @@ from quotepipe.scoreboard.metrics import Scoreboard
 C_MAX = 1e12  #: the scales searched lie in [1 / C_MAX, C_MAX]
 
 
-def clamp_mean_one(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """``clip(c * w, lo, hi)`` with the one scale ``c`` that makes the mean 1.
+def clamp_mean_one(w: np.ndarray, lo: float, hi: float, total_wanted: float | None = None) -> np.ndarray:
+    """``clip(c * w, lo, hi)`` with the one scale ``c`` that makes the mean 1 (the sum
+    ``total_wanted`` when given).
 
     One common scale keeps the order of the weights; when no scale can reach a
     mean of 1 inside the bounds, the closest bound wins (all at ``lo`` or ``hi``).
@@ -37,18 +49,18 @@ def clamp_mean_one(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
     piece where ``f`` crosses ``n``, in plain floats (a few instruments).
     """
     w = np.asarray(w, dtype=np.float64)
-    n = len(w)
-    if n == 0:
+    if len(w) == 0:
         return w.copy()
+    n = float(len(w)) if total_wanted is None else total_wanted
     xs = w.tolist()
 
     def total(c: float) -> float:
         return sum(min(max(c * x, lo), hi) for x in xs)
 
     if total(C_MAX) < n:
-        return np.full(n, hi)
+        return np.full(len(w), hi)
     if total(1 / C_MAX) > n:
-        return np.full(n, lo)
+        return np.full(len(w), lo)
     left = 0.0
     # the kinks inside the searched range (a weight near the smallest float puts its kinks past
     # it, or at inf); the range's end is the last candidate, where total >= n was checked above
@@ -74,6 +86,8 @@ class Allocator:
         self.below_since = [0] * n     # event time net_bps first fell below the threshold (0: not)
         self.blacklisted_until = [0] * n
         self.blacklists = [0] * n      # times each instrument was blacklisted
+        self.before_blacklist = [1.0] * n  # its weight when it was last blacklisted
+        self.probation = [False] * n   # back from a blacklist, not yet ``prior_fills`` fresh fills
         self.next_ns = 0
 
     def reconfigure(self, cfg: AllocatorConfig, board_cfg: ScoreboardConfig) -> None:
@@ -86,8 +100,9 @@ class Allocator:
     def due(self, now_ns: int) -> bool:
         return now_ns >= self.next_ns
 
-    def allocate(self, now_ns: int, board: Scoreboard) -> bool:
-        """One allocation round at event time ``now_ns``; True when a weight or flag changed."""
+    def allocate(self, now_ns: int, board: Scoreboard, live: Sequence[int] | None = None) -> bool:
+        """One allocation round at event time ``now_ns``; True when a weight or flag changed.
+        ``live[i]`` true (non-zero): instrument ``i`` has had market data (None: all have)."""
         cfg = self.cfg
         self.next_ns = now_ns + int(cfg.interval_ms * 1e6)
         if not cfg.enabled:
@@ -95,19 +110,31 @@ class Allocator:
         before_w, before_f = self.weights.copy(), self.flags.copy()
         n = len(self.weights)
         returned = [self._blacklist_clock(i, now_ns, board) for i in range(n)]
-        active = [i for i in range(n) if not self.flags[i] & FLAG_BLACKLISTED]
+        for i in range(n):
+            if self.probation[i] and board.symbols[i].fills >= self.board_cfg.prior_fills:
+                self.probation[i] = False  # earned its fresh prior: free again
+        active = [i for i in range(n) if not self.flags[i] & FLAG_BLACKLISTED and (live is None or live[i])]
         if active:
             scores = np.array([board.score(i) for i in active])
             z = scores / cfg.temperature
             e = np.exp(z - z.max())
             target = clamp_mean_one(len(active) * e / e.sum(), cfg.min_weight, cfg.max_weight)
+            moved = False
             for i, t in zip(active, target, strict=True):
                 if returned[i]:
                     continue  # starts probation at min_weight this round
                 cur = self.weights[i]
+                if self.probation[i]:
+                    t = min(t, self.before_blacklist[i])
                 move = t - cur
                 if abs(move) > cfg.hysteresis:
                     self.weights[i] = cur + math.copysign(min(abs(move), cfg.max_step), move)
+                    moved = True
+            free = [i for i in active if not self.probation[i]]
+            if moved and free:
+                held = sum(self.weights[i] for i in active if self.probation[i])
+                self.weights[free] = clamp_mean_one(self.weights[free], cfg.min_weight, cfg.max_weight,
+                                                    len(active) - held)
         return not (np.array_equal(before_w, self.weights) and np.array_equal(before_f, self.flags))
 
     def _blacklist_clock(self, i: int, now_ns: int, board: Scoreboard) -> bool:
@@ -118,6 +145,7 @@ class Allocator:
                 self.flags[i] &= ~np.uint64(FLAG_BLACKLISTED)
                 self.weights[i] = cfg.min_weight
                 self.below_since[i] = 0
+                self.probation[i] = True
                 board.reset(i)
                 return True
             return False
@@ -128,6 +156,7 @@ class Allocator:
                 self.below_since[i] = now_ns
             elif now_ns - self.below_since[i] >= cfg.blacklist_after_s * 1e9:
                 self.flags[i] |= np.uint64(FLAG_BLACKLISTED)
+                self.before_blacklist[i] = max(float(self.weights[i]), cfg.min_weight)
                 self.weights[i] = 0.0
                 self.blacklisted_until[i] = now_ns + int(cfg.cooldown_s * 1e9)
                 self.blacklists[i] += 1

@@ -36,6 +36,8 @@ class AllocatorState(msgspec.Struct, array_like=True):
     blacklisted_until: list[int]
     blacklists: list[int]
     next_ns: int
+    before_blacklist: list[float]
+    probation: list[bool]
 
 
 class Checkpoint(msgspec.Struct):
@@ -55,7 +57,7 @@ def capture(instruments: list[str], board: Scoreboard, alloc: Allocator, events_
     symbols = [SymbolState(m.fills, m.markouts, m.orders_ended, [m.ema[k] for k in METRICS],
                            [m.norm[k] for k in METRICS], list(m.pending)) for m in board.symbols]
     state = AllocatorState(list(alloc.below_since), list(alloc.blacklisted_until), list(alloc.blacklists),
-                           alloc.next_ns)
+                           alloc.next_ns, list(alloc.before_blacklist), list(alloc.probation))
     return _encoder.encode(Checkpoint(instruments, events_next, event_now, symbols, state))
 
 
@@ -81,4 +83,6 @@ def restore(data: bytes, instruments: list[str], board: Scoreboard, alloc: Alloc
     alloc.blacklisted_until[:] = a.blacklisted_until
     alloc.blacklists[:] = a.blacklists
     alloc.next_ns = a.next_ns
+    alloc.before_blacklist[:] = a.before_blacklist
+    alloc.probation[:] = a.probation
     return cp

@@ -53,6 +53,7 @@ class ScoreboardProcess(ChildProcess):
         self.counts = dict.fromkeys(("fills", "order_ends", "mids", "allocations", "weight_publications",
                                      "checkpoints", "checkpoint_skips"), 0)
         self.event_now = 0
+        self.live = [0] * self.n  #: instruments seen with market data
         self._configure(cfg)
         if restarted:
             self._resume()
@@ -114,6 +115,7 @@ class ScoreboardProcess(ChildProcess):
             rec = self.snapshots.read_l1(slot)
             if rec is None:
                 continue
+            self.live[slot] = 1  # it has market data: it takes part in the allocation
             bid, ask = rec[BID_PX], rec[ASK_PX]
             now = event_now(rec[RECV_NS], rec[PUBLISH_NS], mono, self.rate)
             if now > self.event_now:
@@ -128,7 +130,7 @@ class ScoreboardProcess(ChildProcess):
             return
         if self.event_now >= alloc.next_ns:
             self.counts["allocations"] += 1
-            if alloc.allocate(self.event_now, self.board):
+            if alloc.allocate(self.event_now, self.board, self.live):
                 self._publish_weights()
 
     def _publish_weights(self) -> None:

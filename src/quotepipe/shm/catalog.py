@@ -49,7 +49,7 @@ VENUE_EVENT_RING_CAPACITY = 1 << 14
 #: the scoreboard's checkpoint (``scoreboard.checkpoint``): what it learned, for its own restart
 SCOREBOARD_STATE = "scoreboard.state"
 SCOREBOARD_STATE_CAPACITY = 1 << 22
-SCOREBOARD_STATE_LAYOUT = f"scoreboard-state:v1:msgpack:{SCOREBOARD_STATE_CAPACITY}"
+SCOREBOARD_STATE_LAYOUT = f"scoreboard-state:v2:msgpack:{SCOREBOARD_STATE_CAPACITY}"
 
 #: the outcome of the last SIGHUP (``daemon.supervisor.ReloadOutcome`` as JSON); tag = reloads handled
 RELOAD = "reload"
