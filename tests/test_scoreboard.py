@@ -186,7 +186,7 @@ def test_probation_ramps_and_stays_under_the_weight_before_the_blacklist():
         a.allocate(T0 + k * S, board)
         seen.append(float(a.weights[0]))
     assert max(seen) <= before + 1e-12, (before, seen)
-    assert all(b - a_ <= 0.2 + 1e-12 for a_, b in zip(seen, seen[1:])), seen
+    assert all(b - a_ <= 0.2 + 1e-12 for a_, b in zip(seen, seen[1:], strict=False)), seen
     board.symbols[0].fills = 20  # prior_fills fresh fills: free again
     for k in range(40, 60):
         a.allocate(T0 + k * S, board)
