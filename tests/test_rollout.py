@@ -143,3 +143,37 @@ def test_metrics_listen_on_ipv6_loopback(tmp_path, instance_name):
         assert "quotepipe_config_epoch" in body
         d.signal(signal.SIGTERM)
         assert d.wait(60) == 0, d.log()
+
+
+def test_an_operator_halts_and_resumes_one_instrument_a_shard_and_everything(tmp_path, instance_name):
+    port = free_port()
+    with Daemon(tmp_path, instance_name, "workers: {count: 2, busy_poll: false}\n", metrics_port=port) as d:
+        d.wait_ready()
+        target = "binance-usdm:BTCUSDT"
+
+        def orders(iid: str) -> int:
+            return d.status()["instruments"][iid]["open_orders"]
+
+        assert wait_for(lambda: orders(target) > 0, 60), d.log()
+        r = run_cli("halt", "--instance", instance_name, "--instrument", target)
+        assert r.returncode == 0 and "no open order left" in r.stdout, (r.stdout, r.stderr)
+        s = d.status()
+        assert s["instruments"][target]["operator_halted"] and s["operator"]["halted_instruments"] == [target]
+        others = [i for i in s["instruments"] if i != target]
+        assert wait_for(lambda: any(orders(i) > 0 for i in others), 30)  # the rest quote on
+        assert scrape(port)[f'quotepipe_instrument_operator_halted{{instrument="{target}"}}'] == 1
+        assert "halted by the operator: " + target in run_cli("status", "--instance", instance_name).stdout
+        assert run_cli("resume", "--instance", instance_name, "--instrument", target).returncode == 0
+        assert wait_for(lambda: orders(target) > 0, 60), "quotes return after a resume"
+        # a shard, then everything
+        assert run_cli("halt", "--instance", instance_name, "--shard", "1").returncode == 0
+        shard1 = [i for i, row in d.status()["instruments"].items() if row["shard"] == 1]
+        assert shard1 and all(orders(i) == 0 for i in shard1)
+        assert run_cli("halt", "--instance", instance_name, "--all").returncode == 0
+        assert all(orders(i) == 0 for i in d.status()["instruments"])
+        assert d.status()["restarts"] == 0
+        assert scrape(port)["quotepipe_operator_commands_total{}"] == 4
+        r = run_cli("halt", "--instance", instance_name, "--instrument", "binance-spot:NOPE")
+        assert r.returncode == 2 and "is not an instrument" in r.stderr
+        d.signal(signal.SIGTERM)
+        assert d.wait(60) == 0, d.log()

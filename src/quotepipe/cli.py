@@ -235,6 +235,61 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_halt(args: argparse.Namespace) -> int:
+    """``quotepipe halt`` / ``resume``: the operator's halt flags of a running instance. The
+    workers pull (or restore) the quotes on their next turn; a halt waits until the venue has
+    no open order left for the instruments it covers."""
+    import time
+
+    from quotepipe.shm.catalog import Attached
+    from quotepipe.shm.segment import SegmentError
+
+    halt = args.func is cmd_halt
+    instance, _ = running_instance(args)
+    try:
+        shm = Attached.from_config_block(instance)
+        control = shm.control(writable=True)
+        venue = shm.venue_table()
+    except SegmentError as exc:
+        raise NotRunning(f"cannot attach to instance {instance!r}: {exc}") from None
+    ids = [i.id for i in shm.cfg.instruments]
+    if args.instrument:
+        if args.instrument not in ids:
+            raise UsageError(f"--instrument: {args.instrument!r} is not an instrument of {instance!r} "
+                             f"(one of: {', '.join(ids)})")
+        scope, target = "instrument", ids.index(args.instrument)
+        covered = [target]
+    elif args.shard is not None:
+        if not 0 <= args.shard < shm.shards.count:
+            raise UsageError(f"--shard: expected a shard in [0, {shm.shards.count - 1}], got {args.shard}")
+        scope, target = "shard", args.shard
+        covered = list(shm.shards.slots(target))
+    else:
+        scope, target, covered = "all", 0, list(range(len(ids)))
+    control.set_operator_halt(scope, target, halt)
+    what = {"all": "every instrument", "shard": f"shard {target}", "instrument": args.instrument}[scope]
+    if not halt:
+        print(f"resumed {what} (quotes return on the workers' next turn, unless halted otherwise)")
+        return EXIT_OK
+    deadline = time.monotonic() + args.timeout
+
+    def open_orders() -> int:
+        return sum(row.open_orders for row in (venue.read(s) for s in covered) if row is not None)
+
+    while open_orders():
+        if time.monotonic() > deadline:
+            print(f"quotepipe: {what} halted, but {open_orders()} orders were still open after "
+                  f"{args.timeout:g} s", file=sys.stderr)
+            return EXIT_FAILED
+        time.sleep(0.02)
+    print(f"halted {what}: quotes pulled, no open order left ({len(covered)} instruments)")
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return cmd_halt(args)
+
+
 def cmd_canary(args: argparse.Namespace) -> int:
     """Canary shards beside control shards, and the phase's gates: exit 0 healthy, 1 not."""
     from quotepipe.daemon.canary import format_report, report
@@ -450,6 +505,20 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
+
+    for name, func, verb in (("halt", cmd_halt, "pull the quotes of"), ("resume", cmd_resume, "quote again")):
+        p = sub.add_parser(name, help=f"{verb} instruments of a running instance (the operator's halt "
+                           "flags): one instrument, one shard, or all")
+        who = p.add_mutually_exclusive_group()
+        who.add_argument("-c", "--config", help="the instance named in this config")
+        who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+        scope = p.add_mutually_exclusive_group()
+        scope.add_argument("--instrument", metavar="ID", help="one instrument, e.g. binance-usdm:BTCUSDT")
+        scope.add_argument("--shard", type=int, metavar="N", help="every instrument of shard N")
+        scope.add_argument("--all", action="store_true", help="every instrument (the default)")
+        p.add_argument("--timeout", type=float, default=10.0,
+                       help="halt: seconds to wait for the open orders to go")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("canary", help="a running instance's shards side by side by mode, and the rollout "
                        "phase's gates (rollout: in the config): exit 0 healthy, 1 not")

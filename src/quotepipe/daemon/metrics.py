@@ -151,6 +151,8 @@ class QuotepipeCollector:
                       "(supervisor.heartbeat_timeout_ms)", s["supervisor"]["silent_kills"])
         yield counter("venue_silence_cancels", "Dead-man's switch: cancels of a silent worker's orders "
                       "(venue.cancel_on_silence_ms)", s["venue"]["silence_cancels"])
+        yield counter("operator_commands", "quotepipe halt / resume commands applied",
+                      s["operator"]["commands"])
 
     def _processes(self, s: dict[str, Any]) -> Iterator[Metric]:
         labels = ["role", "index"]
@@ -194,9 +196,14 @@ class QuotepipeCollector:
             yield g
         blk = GaugeMetricFamily("quotepipe_instrument_blacklisted", "1 while blacklisted by the allocator",
                                 labels=["instrument"])
+        halted = GaugeMetricFamily("quotepipe_instrument_operator_halted",
+                                   "1 while the operator has it halted (quotepipe halt)",
+                                   labels=["instrument"])
         for iid, row in s["instruments"].items():
             blk.add_metric([iid], float(row["blacklisted"]))
+            halted.add_metric([iid], float(row["operator_halted"]))
         yield blk
+        yield halted
         for field in PER_INSTRUMENT_COUNTERS:
             c = CounterMetricFamily(f"quotepipe_instrument_{field}", f"Per instrument: {field}",
                                     labels=["instrument"])

@@ -71,6 +71,7 @@ class InstanceView:
         counts = self.counts.rows.copy()
         instruments: dict[str, dict[str, Any]] = {}
         total = 0.0
+        op_all, op_shards, op_slots = control.operator_halts(cfg.workers.count, len(self.ids))
         for i, iid in enumerate(self.ids):
             snap = self.snapshots.read_l1(i)
             mid = (snap[0] + snap[2]) * 0.5 if snap and snap[0] > 0 and snap[2] > 0 else float("nan")
@@ -95,6 +96,7 @@ class InstanceView:
                 "open_orders": row.open_orders if row else 0,
                 "rejects": row.rejects if row else 0,
                 "stop_cancels": row.stop_cancels if row else 0,
+                "operator_halted": op_all or op_shards[self.shard_of[i]] or op_slots[i],
             }
         wsum, hists = self.worker_totals()
         stages = {}
@@ -120,6 +122,7 @@ class InstanceView:
                               "loop_gap_max_ms": _r(block.gauge("loop_gap_max_ms"), 1) if block else None})
             restarts += p.restarts
         shards = [{"shard": s, "mode": control.mode(s), "halted": control.shard_halted(s),
+                   "operator_halted": op_all or op_shards[s],
                    "instruments": [self.ids[i] for i in range(len(self.ids)) if self.shard_of[i] == s],
                    "restarts": control.proc(worker_slot(s)).restarts}
                   for s in range(cfg.workers.count)]
@@ -158,6 +161,9 @@ class InstanceView:
                             "feed_done": bool(self.md_stats.gauge("feed_done"))},
             "venue": {**vc, "open_orders": int(self.venue_stats.gauge("open_orders"))},
             "scoreboard": bc,
+            "operator": {"halt_all": op_all, "commands": control.operator_commands,
+                         "halted_instruments": [self.ids[i] for i in range(len(self.ids))
+                                                if op_all or op_shards[self.shard_of[i]] or op_slots[i]]},
             "supervisor": {**self.supervisor_stats.copy()["counters"],
                            "loop_gap_max_ms": _r(self.supervisor_stats.gauge("loop_gap_max_ms"), 1)},
             "weights_version": self.weights.version,
@@ -213,5 +219,9 @@ def format_status(s: dict[str, Any]) -> str:
     halted = [str(sh["shard"]) for sh in s["shards"] if sh["halted"]]
     modes = ", ".join(f"{sh['shard']}:{sh['mode']}" for sh in s["shards"])
     lines.append(f"shards        {modes}" + (f"  halted: {', '.join(halted)}" if halted else ""))
+    stopped = s["operator"]["halted_instruments"]
+    if stopped:
+        lines.append("halted by the operator: " + ("every instrument" if s["operator"]["halt_all"]
+                                                   else ", ".join(stopped)))
     return "\n".join(lines)
 

@@ -4,7 +4,9 @@ The supervisor writes the first lines (epoch, shutdown, halt, shard modes and
 halts, cancel requests, the process table); the venue writes only the cancel
 acknowledgements; each child writes only its own line (heartbeat, the config
 epoch it applied, whether it has acted on the halt), 128 bytes away from any
-other writer's words. Every word is one aligned 8-byte store.
+other writer's words; the operator's ``quotepipe halt`` and ``resume`` write only
+the last region (halt all, per shard, per instrument). Every word is one
+aligned 8-byte store.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from quotepipe.shm.segment import LINE, Segment, SegmentSet
 
 MAX_SHARDS = 256
 MAX_PROCS = MAX_SHARDS + 8
-LAYOUT = f"control:v2:{MAX_SHARDS}:{MAX_PROCS}"
+MAX_INSTRUMENTS = 4096
+LAYOUT = f"control:v3:{MAX_SHARDS}:{MAX_PROCS}:{MAX_INSTRUMENTS}"
 
 MODES = ("legacy", "shadow", "pipeline")
 
@@ -48,7 +51,11 @@ _CANCEL_REQ = _SHARD_HALT + MAX_SHARDS  # supervisor: "cancel every order of thi
 _CANCEL_ACK = _CANCEL_REQ + MAX_SHARDS  # venue: the last request it carried out
 _PROCS = _CANCEL_ACK + MAX_SHARDS      # 4 words per process: role|index, pid, cpu+1, restarts
 _HEARTBEATS = _PROCS + 4 * MAX_PROCS   # one 128-byte line per process
-_WORDS = _HEARTBEATS + MAX_PROCS * (LINE // 8)
+# operator halts (``quotepipe halt``/``resume``, the only writer): all, per shard, per instrument
+_OP = _HEARTBEATS + MAX_PROCS * (LINE // 8)   # line: halt all, commands so far
+_OP_SHARD = _OP + LINE // 8
+_OP_INSTRUMENT = _OP_SHARD + MAX_SHARDS
+_WORDS = _OP_INSTRUMENT + MAX_INSTRUMENTS
 
 
 class ControlBlock:
@@ -117,6 +124,27 @@ class ControlBlock:
 
     def shard_halted(self, shard: int) -> bool:
         return bool(self._q[_SHARD_HALT + shard] or self._q[_HALT_ALL])
+
+    # -- operator-written (quotepipe halt / resume)
+    def set_operator_halt(self, scope: str, target: int, halted: bool) -> None:
+        """``scope`` all (``target`` ignored), shard or instrument (a slot); counts the command."""
+        index = {"all": _OP, "shard": _OP_SHARD + target, "instrument": _OP_INSTRUMENT + target}[scope]
+        self._q[index] = int(halted)
+        self._q[_OP + 1] += 1
+
+    @property
+    def operator_commands(self) -> int:
+        return self._q[_OP + 1]
+
+    def operator_halted(self, shard: int, slot: int) -> bool:
+        """The operator has halted this instrument, its shard, or everything."""
+        q = self._q
+        return bool(q[_OP] or q[_OP_SHARD + shard] or q[_OP_INSTRUMENT + slot])
+
+    def operator_halts(self, n_shards: int, n_instruments: int) -> tuple[bool, list[bool], list[bool]]:
+        q = self._q
+        return (bool(q[_OP]), [bool(q[_OP_SHARD + k]) for k in range(n_shards)],
+                [bool(q[_OP_INSTRUMENT + k]) for k in range(n_instruments)])
 
     def set_proc(self, slot: int, role: Role, index: int, pid: int, cpu: int | None,
                  restarts: int = 0) -> None:

@@ -253,6 +253,8 @@ class PaperVenue:
                 if t > now and (nxt == 0 or t < nxt):
                     nxt = t
             keep.append(o)
+        if len(keep) != len(self.orders[slot]):
+            self.version[slot] += 1  # orders left the book: what the venue table shows changed
         self.orders[slot] = keep
         self.next_due[slot] = nxt
 

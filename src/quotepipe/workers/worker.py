@@ -78,6 +78,8 @@ class Worker(ChildProcess):
         self.md_n = 0
         self.md_hist = self.stats.hist("md_to_intent")
         self.halted = False
+        #: per slot: halted by the operator (quotepipe halt), itself, its shard or everything
+        self.operator_halted = [False] * n
         self.engine = TickEngine(cfg, self.shards, self._modes(), self.mirror, self._write_intent,
                                  self.stats, self.slots)
         self._apply(cfg)
@@ -140,7 +142,8 @@ class Worker(ChildProcess):
             self._load_venue(slot, version)
         engine = self.engine
         intents = engine.intents[slot]
-        if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], self.halted) is None:
+        halted = self.halted or self.operator_halted[slot]
+        if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], halted) is None:
             return
         if not from_md:
             self.timer_ticks[slot] += 1
@@ -211,6 +214,14 @@ class Worker(ChildProcess):
                 self.tick(s, False)
             log.info("shard %d: %s", self.shard, "halted: quotes pulled" if halted else "resumed")
         control.set_halt_seen(self.proc_slot, halted and control.halt_all)
+        for s in self.slots:  # an operator's halt or resume pulls (or restores) quotes at once
+            op = control.operator_halted(self.shard, s)
+            if op != self.operator_halted[s]:
+                self.operator_halted[s] = op
+                self.engine.gate.invalidate(s)
+                self.tick(s, False)
+                log.info("shard %d: %s %s by the operator", self.shard, self.cfg.instruments[s].id,
+                         "halted" if op else "resumed")
         self._report_mismatches()
 
     def _report_mismatches(self) -> None:
