@@ -231,3 +231,10 @@ def test_fees_for_one_venue_keep_the_other_venues_rebates():
     assert cfg.venue.fees["binance-usdm"].maker_bps == -0.5  # not dropped
     assert cfg.venue.fees["binance-coinm"].maker_bps == -0.5
     assert parse_config(dump_config(cfg)) == cfg
+
+
+def test_an_instrument_limit_under_one_base_order_is_refused(tmp_path):
+    path = write(tmp_path, "instruments: [{id: 'binance-spot:X', tick_size: 1, lot_size: 1, base_qty: 2, "
+                           "max_position: 1}]\n")
+    with pytest.raises(ConfigError, match=r"instruments\[0\].max_position: 1.0 is less than one base order"):
+        load_config(path)

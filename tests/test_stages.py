@@ -360,3 +360,15 @@ def test_stage_times_spans_total_and_deadline_misses_at_flush():
     assert legacy.stats.hist("tick_total").sum_ns == 7 * BUFFER
     with pytest.raises(ValueError, match="marks"):
         StageTimes(stats, ("a", "b", "c"), marks=2)
+
+
+def test_an_instruments_own_position_limit_in_its_units():
+    """One guards.max_position (10 base orders) served BTC, ETH and 100-USD contracts alike."""
+    raw = msgspec.to_builtins(LINEAR)
+    cfg = msgspec.convert({**msgspec.to_builtins(config()), "instruments": [{**raw, "max_position": 2.5}]},
+                          type(config()))
+    spec = instrument_specs(cfg)[0]
+    assert spec.max_position == 2.5 and spec.max_position != CFG.guards.max_position * LINEAR.base_qty
+    assert run_guards(cfg=cfg, spec=spec, c=ctx(position=2.5)).reasons == Reason.POSITION_LIMIT
+    assert run_guards(cfg=cfg, spec=spec, c=ctx(position=2.4999)).reasons == 0
+    assert instrument_specs(config())[0].max_position == CFG.guards.max_position * LINEAR.base_qty  # default

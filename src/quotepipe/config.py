@@ -70,6 +70,9 @@ class Instrument(_Section, frozen=True, kw_only=True):
         float, _f("typical price: start price of the synthetic feed; 0 = 10000 ticks", ge=0)] = 0.0
     shard: Annotated[Annotated[int, Meta(ge=0)] | None,
                      Meta(description="worker shard; null = stable hash of the id")] = None
+    max_position: Annotated[Annotated[float, Meta(gt=0)] | None, Meta(description=(
+        "position limit in this instrument's own units (coins, contracts); beyond it REDUCE_ONLY; "
+        "null = guards.max_position x base_qty"))] = None
 
     @property
     def venue(self) -> str:
@@ -216,7 +219,8 @@ class GuardsConfig(_Section, frozen=True, kw_only=True):
     max_market_spread_bps: Annotated[float, _f("wider market spread pulls quotes", gt=0)] = 30.0
     vol_halt_bps: Annotated[float, _f("sigma above this pulls quotes, bps", gt=0)] = 40.0
     max_position: Annotated[float, _f(
-        "position limit in base order quantities; beyond it REDUCE_ONLY", gt=0)] = 10.0
+        "default position limit in base order quantities (an instrument's own max_position, in its "
+        "units, overrides it); beyond it REDUCE_ONLY", gt=0)] = 10.0
     max_loss_usd: Annotated[float, _f(
         "realised + unrealised loss that pulls quotes until a reload", gt=0)] = 500.0
     max_actions_per_s: Annotated[float, _f("order-action token refill per second", gt=0)] = 20.0
@@ -562,6 +566,9 @@ def validate(cfg: Config, host_cpus: Collection[int] | None = None) -> str | Non
         if inst.venue not in VENUES:
             return (f"instruments[{n}].id: unknown venue {inst.venue!r} in {inst.id!r} "
                     f"(expected one of: {', '.join(VENUES)})")
+        if inst.max_position is not None and inst.max_position < inst.base_qty:
+            return (f"instruments[{n}].max_position: {inst.max_position} is less than one base order "
+                    f"({inst.base_qty}): the instrument could only ever reduce")
         if inst.base_qty < inst.lot_size * (1 - 1e-9):
             return (f"instruments[{n}].base_qty: {inst.base_qty} is less than one lot "
                     f"(lot_size {inst.lot_size}): every order would round to 0 and never quote")

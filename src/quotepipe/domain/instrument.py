@@ -47,7 +47,8 @@ class InstrumentSpec(msgspec.Struct, frozen=True):
 def instrument_spec(slot: int, inst: Instrument, cfg: Config) -> InstrumentSpec:
     return InstrumentSpec(
         slot, inst.id, inst.tick_size, tick_digits(inst.tick_size), inst.lot_size,
-        tick_digits(inst.lot_size), inst.base_qty, cfg.guards.max_position * inst.base_qty,
+        tick_digits(inst.lot_size), inst.base_qty,
+        inst.max_position if inst.max_position is not None else cfg.guards.max_position * inst.base_qty,
         inst.min_notional, inst.contract_multiplier, inst.inverse, inst.id in cfg.guards.blacklist)
 
 
