@@ -23,11 +23,12 @@ TOXIC = {"binance-usdm:ETHUSDT", "binance-coinm:ETHUSD_PERP"}
 #: meant to alter quotes updates them in the same commit and says why in its message.
 QUOTES_SHA256 = {
     # issue 20: the venue fills whole lots; the allocator keeps the mean weight at 1 and leaves
-    # instruments without market data out of the normalisation
-    "recordings": "7a11f2d70a8116ae6e5a7e9a8bb774f839e0fd1dd0d9df3a668c4e38dceb0124",
-    # issue 20: the allocator's mean-one rescale after each round that moves a weight
-    "synthetic": "9f9edfd45b10ad8414c94fc15a2f521f78c9ea5a279af20c33149acee8020de8",
-    "synthetic_shadow_300k": "3d35189647d62655180ef6a04c1e81c5ac3a0f2bf030d011796a2e6c09d2c951",
+    # instruments without market data out of the normalisation; queue_edge measures how far up
+    # its queue an order came (it was 0 or 1), which moves the scores
+    "recordings": "a0a9eccdaca5f8cb7c8b8b9fd7ac6c375632040a7e17c295ed17c6f06f28b5a6",
+    # issue 20: the allocator's mean-one rescale; the new queue_edge
+    "synthetic": "3016be86be66cca7386c3336b077a7ed5e909302885bf47ec3c18d04e4f8ae37",
+    "synthetic_shadow_300k": "fa1c3d98ef15c9249e7f695e0887df11c6bd3d47bd03877fc8949672b6a60e4e",
 }
 
 

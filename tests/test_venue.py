@@ -53,7 +53,7 @@ def test_a_trade_through_our_price_fills_us():
     resting_bid(v, level=50.0)
     v.on_trade(0, T0 + 7 * MS, 99.99, 0.1, -1)
     assert [f.qty for f in fills] == [1.0]
-    assert ends == [OrderEnd(0, 1, 1.0, 1.0, T0 + 7 * MS)]
+    assert ends == [OrderEnd(0, 1, 1.0, 1.0, T0 + 7 * MS, 0.0)]  # swept through: no queue came off
 
 
 def test_buyer_aggressor_does_not_fill_our_bid():
@@ -228,3 +228,33 @@ def test_replays_of_the_recordings_fill_whole_lots_only(real_recordings):
     for i, lot in lots.items():
         n = replay.venue.position[i] / lot
         assert abs(n - round(n)) < 1e-9 and round(n) == replay.venue.position_lots[i], (i, n)
+
+
+def test_queue_edge_is_how_far_up_its_queue_an_order_came():
+    """It was 0 or 1 by construction (0 whenever the order joined an existing level)."""
+    cfg = parse_config("venue: {entry_latency_ms: 0, cancel_latency_ms: 0, queue_model: risk_averse}\n"
+                       "instruments: [{id: 'binance-usdm:XUSDT', tick_size: 0.01, lot_size: 1, "
+                       "base_qty: 2}]\n")
+    fills, ends = [], []
+    v = PaperVenue(cfg, fills.append, ends.append)
+    v.on_book(0, 1, 100.00, 10.0, 100.02, 10.0)  # 10 ahead of us at the bid
+    v.apply(0, 1, NEW, 100.00, 2.0, NONE, 0.0, 0.0)
+    v.advance(0, 2)
+    v.on_trade(0, 3, 100.00, 4.0, -1)  # 4 of the 10 traded: we are 40% up the queue
+    v.apply(0, 4, Action.CANCEL, 0.0, 0.0, NONE, 0.0, 0.0)
+    v.advance(0, 5)
+    assert not fills and [e.queue_edge for e in ends] == [pytest.approx(0.4)]
+    # the next one joins 10 deep too, and a trade of 11 clears the queue and fills one lot
+    v.on_book(0, 6, 100.00, 10.0, 100.02, 10.0)
+    v.apply(0, 6, NEW, 100.00, 2.0, NONE, 0.0, 0.0)
+    v.advance(0, 7)
+    v.on_trade(0, 8, 100.00, 11.0, -1)
+    assert [f.qty for f in fills] == [1.0] and fills[0].queue_edge == 1.0
+    # a third joins 10 deep and is filled by a sweep through its price with 10 still ahead
+    v.apply(0, 9, Action.CANCEL, 0.0, 0.0, NONE, 0.0, 0.0)
+    v.advance(0, 10)
+    v.on_book(0, 11, 100.00, 10.0, 100.02, 10.0)
+    v.apply(0, 11, NEW, 100.00, 2.0, NONE, 0.0, 0.0)
+    v.advance(0, 12)
+    v.on_trade(0, 13, 99.98, 50.0, -1)
+    assert fills[-1].qty == 2.0 and fills[-1].queue_edge == 0.0  # nobody ahead had moved: no edge

@@ -53,15 +53,17 @@ class Fill(msgspec.Struct, frozen=True):
     fee_bps: float
     mid: float           #: mid when the fill happened
     target_px: float     #: the chain's latest target on that side (the fill price if none)
-    queue_edge: float    #: 1 - queue_ahead / level_qty when the order joined its level
+    queue_edge: float    #: share of the queue ahead at join that had gone by this fill
     order_id: int
 
 
 class OrderEnd(msgspec.Struct, frozen=True):
-    """A rested order left the book (filled, cancelled or replaced): its fill rate."""
+    """A rested order left the book (filled, cancelled or replaced): its fill rate, and how far
+    it had come up its queue."""
 
     slot: int
     side: int
     quoted: float
     filled: float
     t_ns: int
+    queue_edge: float = 1.0  #: share of the queue ahead at join that had gone when it ended

@@ -9,7 +9,10 @@ Per fill of side d (+1 buy, -1 sell) at price p with mid m at the fill:
 - ``adverse_penalty = max(0, edge_bps - markout_bps)``
 - ``slippage_bps = d*(p - target_p)/m*1e4``, target_p the chain's latest target
   on that side when the fill happened
-- ``queue_edge = 1 - queue_ahead/level_qty`` when the order joined its level
+- ``queue_edge``: how far up its queue the order came, the share of the
+  quantity ahead of it when it joined its level that was gone (traded or
+  cancelled) by the fill, or by the end of an order that never filled (1: it
+  joined at the front, or the queue ahead cleared; 0: nobody ahead of it moved)
 - ``fill_rate``: filled over quoted quantity, per order that left the book.
 
 Each is an EMA with weight ``alpha``, bias-corrected (``sum w_i x_i / sum w_i``)
@@ -93,6 +96,8 @@ class Scoreboard:
         m = self.symbols[end.slot]
         m.orders_ended += 1
         self._update(m, "fill_rate", end.filled / end.quoted)
+        if end.filled <= 0.0:  # a filled order's queue edge came with its fills
+            self._update(m, "queue_edge", end.queue_edge)
 
     def on_mid(self, slot: int, now_ns: int, mid: float) -> None:
         """A mid at event time ``now_ns``: lands the markouts that are due."""

@@ -102,7 +102,7 @@ class ScoreboardProcess(ChildProcess):
                 board.on_fill(Fill(slot, side, price, qty, t_ns, fee_bps, mid, target_px, queue_edge, oid))
                 self.counts["fills"] += 1
             else:
-                board.on_order_end(OrderEnd(slot, side, price, qty, t_ns))
+                board.on_order_end(OrderEnd(slot, side, price, qty, t_ns, queue_edge))
                 self.counts["order_ends"] += 1
             n += 1
             if n < DRAIN_MAX:

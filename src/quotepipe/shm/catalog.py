@@ -39,7 +39,8 @@ INTENT_RING = RingLayout("intents", [("slot", "q"), ("t_ns", "q"), ("actions", "
                                      ("bid_qty", "d"), ("ask_px", "d"), ("ask_qty", "d")])
 INTENT_RING_CAPACITY = 1 << 14
 
-#: venue -> scoreboard: fills (kind 1) and ended orders (kind 2; price = quoted, qty = filled)
+#: venue -> scoreboard: fills (kind 1) and ended orders (kind 2; price = quoted, qty = filled,
+#: queue_edge how far up its queue it came)
 VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END = 1, 2
 VENUE_EVENT_RING = RingLayout("venue_events", [
     ("kind", "q"), ("slot", "q"), ("side", "q"), ("price", "d"), ("qty", "d"), ("t_ns", "q"),

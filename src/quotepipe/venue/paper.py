@@ -48,7 +48,7 @@ class LevelDepth(Protocol):
 
 class _Order:
     __slots__ = ("oid", "slot", "side", "price", "tick", "qty", "lots", "left", "placed_ns", "active_at",
-                 "cancel_at", "resting", "ahead", "level", "deep", "traded", "queue_edge", "view")
+                 "cancel_at", "resting", "ahead", "ahead0", "level", "deep", "traded", "view")
 
     def __init__(self, oid: int, slot: int, side: int, price: float, tick: int, lots: int, lot: float,
                  now: int, active_at: int) -> None:
@@ -68,8 +68,14 @@ class _Order:
         self.level = 0.0
         self.deep = False         # ``level`` was read off the depth, behind the best price
         self.traded = 0.0         # traded at our level since the last book look
-        self.queue_edge = 1.0
+        self.ahead0 = 0.0         # the queue ahead when it joined its level
         self.view: RestingOrder | None = None  # cached DTO for the chain
+
+
+def _queue_edge(o: _Order) -> float:
+    """How far up its queue an order came: the share of the quantity ahead of it at join that
+    was gone (traded or cancelled) by now; 1 when nobody was ahead (it joined at the front)."""
+    return (o.ahead0 - o.ahead) / o.ahead0 if o.ahead0 > 0.0 else 1.0
 
 
 class PaperVenue:
@@ -247,7 +253,7 @@ class PaperVenue:
             if o.cancel_at and o.cancel_at <= now:
                 if o.resting:
                     filled = round((o.lots - o.left) * self.lot[slot], self.specs[slot].lot_digits)
-                    self.on_order_end(OrderEnd(slot, o.side, o.qty, filled, o.cancel_at))
+                    self.on_order_end(OrderEnd(slot, o.side, o.qty, filled, o.cancel_at, _queue_edge(o)))
                 continue
             for t in (0 if o.resting else o.active_at, o.cancel_at):
                 if t > now and (nxt == 0 or t < nxt):
@@ -275,8 +281,7 @@ class PaperVenue:
         level = self._look(o, depth)
         if level is None:  # not visible: assume the whole best level is ahead of us
             level = self.bid_qty[slot] if o.side > 0 else self.ask_qty[slot]
-        o.ahead = o.level = level
-        o.queue_edge = 1.0 - o.ahead / level if level > 0.0 else 1.0
+        o.ahead = o.level = o.ahead0 = level
         o.view = None
         return True
 
@@ -342,9 +347,9 @@ class PaperVenue:
         cur = self.current[slot][side]
         mid = (self.bid[slot] + self.ask[slot]) * 0.5
         self.on_fill(Fill(slot, d, o.price, qty, now, fee_bps, mid,
-                          cur.price if cur is not None else o.price, o.queue_edge, o.oid))
+                          cur.price if cur is not None else o.price, _queue_edge(o), o.oid))
         if o.left <= 0:
-            self.on_order_end(OrderEnd(slot, d, o.qty, o.qty, now))
+            self.on_order_end(OrderEnd(slot, d, o.qty, o.qty, now, _queue_edge(o)))
             if cur is o:
                 self.current[slot][side] = None
 

@@ -108,7 +108,7 @@ class VenueProcess(ChildProcess):
 
     def _on_order_end(self, e: OrderEnd) -> None:
         self.events.write(VENUE_EVENT_ORDER_END, e.slot, e.side, e.quoted, e.filled, e.t_ns, 0.0, 0.0,
-                          0.0, 0.0, 0)
+                          0.0, e.queue_edge, 0)
         self.counts["order_ends"] += 1
 
     def _publish(self) -> None:
