@@ -251,3 +251,22 @@ def test_no_death_spiral_with_equal_quality():
         if step > 300:
             lo, hi = min(lo, a.weights.min()), max(hi, a.weights.max())
     assert lo >= 0.8 and hi <= 1.25, (lo, hi)
+
+
+def test_break_even_scores_the_prior_like_a_symbol_without_fills():
+    """A break-even live symbol scored about 0.39 against the 0.5 of one that never traded."""
+    cfg = board_cfg(alpha=0.1, prior_fills=5.0)
+    b = Scoreboard(cfg, 3)
+    t = T0
+    for k in range(200):
+        t += S
+        # symbol 0 breaks even: buys 1 bp under the mid, the mid falls by that 1 bp (the edge is
+        # lost to adverse selection, no fee); symbol 1 earns: the mid stays; symbol 2 never fills
+        for slot, later in ((0, 99.99), (1, 100.0)):
+            b.on_fill(Fill(slot, 1, 99.99, 1.0, t, 0.0, 100.0, 99.99, 0.5, k))
+            b.on_order_end(OrderEnd(slot, 1, 10.0, 1.0, t, 0.5))  # a fill rate of 0.1, as live
+            b.on_mid(slot, t + 6 * S, later)
+    assert b.symbols[0].ema["net_bps"] == pytest.approx(0.0, abs=1e-9)
+    assert b.score(0) == pytest.approx(0.5, abs=0.01)
+    assert b.score(2) == 0.5
+    assert b.score(1) > 0.55

@@ -16,12 +16,23 @@ Per fill of side d (+1 buy, -1 sell) at price p with mid m at the fill:
 - ``fill_rate``: filled over quoted quantity, per order that left the book.
 
 Each is an EMA with weight ``alpha``, bias-corrected (``sum w_i x_i / sum w_i``)
-so that the first fills count equally instead of the first one seeding it. The score maps
-each metric to [0, 1] (``1/(1 + exp(-x/score_scale_bps))`` for the bps metrics,
-higher is better, so slippage and adverse penalty enter negated; fill rate and
-queue edge are already fractions), takes the weighted mean, and shrinks it
-toward 0.5 by a prior of ``prior_fills``: ``(n*s + k*0.5)/(n + k)``, n the fills
-whose markout has landed.
+so that the first fills count equally instead of the first one seeding it.
+
+The score is calibrated so that **break-even scores the prior, 0.5**, as a
+symbol with no fills does: otherwise the allocator favours symbols that do not
+trade (a break-even live symbol scored 0.39). Each part is 0.5 at break-even:
+
+- net: ``sigmoid(net_bps / scale)``, 0.5 at a net markout of 0;
+- slippage: ``sigmoid(-slippage_bps / scale)``, 0.5 at none;
+- adverse selection: ``sigmoid((edge_bps - adverse_penalty) / scale)``, 0.5 when
+  adverse moves took exactly the edge captured (the penalty is never negative,
+  so ``sigmoid(-penalty)`` could only lose);
+- fill rate and queue edge (fractions without a natural break-even):
+  ``0.5 + (x - mean)`` clamped to [0, 1], the mean over the symbols that have
+  the metric, so a symbol as good as the others scores 0.5 there.
+
+The weighted mean is shrunk toward 0.5 by a prior of ``prior_fills``:
+``(n*s + k*0.5)/(n + k)``, n the fills whose markout has landed.
 """
 
 from __future__ import annotations
@@ -124,14 +135,21 @@ class Scoreboard:
         parts = (
             (w.net_bps, _sigmoid(ema["net_bps"] / scale)),
             (w.slippage, _sigmoid(-ema["slippage_bps"] / scale)),
-            (w.adverse, _sigmoid(-ema["adverse_penalty"] / scale)),
-            (w.fill_rate, ema["fill_rate"] if m.norm["fill_rate"] else 0.5),
-            (w.queue_edge, ema["queue_edge"] if m.norm["queue_edge"] else 0.5),
+            (w.adverse, _sigmoid((ema["edge_bps"] - ema["adverse_penalty"]) / scale)),
+            (w.fill_rate, self._relative(m, "fill_rate")),
+            (w.queue_edge, self._relative(m, "queue_edge")),
         )
         total_w = sum(wt for wt, _ in parts)
         s = sum(wt * v for wt, v in parts) / total_w if total_w > 0 else 0.5
         n, k = m.markouts, cfg.prior_fills
         return (n * s + k * 0.5) / (n + k)
+
+    def _relative(self, m: SymbolMetrics, name: str) -> float:
+        """A fraction metric against the mean of the symbols that have it: 0.5 at the mean."""
+        if not m.norm[name]:
+            return 0.5
+        have = [s.ema[name] for s in self.symbols if s.norm[name]]
+        return min(1.0, max(0.0, 0.5 + m.ema[name] - sum(have) / len(have)))
 
     def net_bps(self, slot: int) -> float:
         return self.symbols[slot].ema["net_bps"]
