@@ -372,3 +372,32 @@ def test_an_instruments_own_position_limit_in_its_units():
     assert run_guards(cfg=cfg, spec=spec, c=ctx(position=2.5)).reasons == Reason.POSITION_LIMIT
     assert run_guards(cfg=cfg, spec=spec, c=ctx(position=2.4999)).reasons == 0
     assert instrument_specs(config())[0].max_position == CFG.guards.max_position * LINEAR.base_qty  # default
+
+
+def test_book_risk_flags_reduce_only_then_pull():
+    from quotepipe.domain.guards import FLAG_BOOK_PULL, FLAG_BOOK_REDUCE
+
+    gd = run_guards(c=ctx(flags=FLAG_BOOK_REDUCE, position=0.5))
+    assert gd.guard == Guard.REDUCE_ONLY and gd.reasons == Reason.BOOK_RISK
+    assert run_guards(c=ctx(flags=FLAG_BOOK_PULL)).guard == Guard.PULL
+    # flattening quotes only the reducing side, never more than the position, whatever the weight
+    runner = PipelineRunner(CFG, lambda i: None)
+    long = runner.tick(0, snap(), ctx(position=0.5, flags=FLAG_BOOK_REDUCE, weight=0.3))
+    assert (long.bid_action, long.ask_action) == (Action.NONE, Action.NEW) and long.ask_qty == 0.5
+    flat = PipelineRunner(CFG, lambda i: None).tick(0, snap(), ctx(position=0.0, flags=FLAG_BOOK_REDUCE))
+    assert (flat.bid_action, flat.ask_action) == (Action.NONE, Action.NONE)
+
+
+def test_book_risk_state_machine():
+    from quotepipe.config import RiskConfig
+    from quotepipe.domain.risk import FLATTEN, OK, PULLED, BookRisk
+
+    r = BookRisk(RiskConfig(max_drawdown_usd=10.0))
+    assert not r.update(5.0, 100.0, flat=False) and r.state == OK
+    assert not r.update(-4.0, 100.0, flat=False)  # 9 below the peak of 5
+    assert r.update(-5.5, 100.0, flat=False) and r.state == FLATTEN and r.reason == 2
+    assert not r.update(20.0, 50.0, flat=False) and r.state == FLATTEN  # latched: PnL back is not enough
+    assert r.update(20.0, 0.0, flat=True) and r.state == PULLED
+    r.reconfigure(RiskConfig(max_drawdown_usd=10.0))
+    assert r.state == OK  # a reload releases it
+    assert not BookRisk(RiskConfig()).enabled

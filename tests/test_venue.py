@@ -258,3 +258,35 @@ def test_queue_edge_is_how_far_up_its_queue_an_order_came():
     v.advance(0, 12)
     v.on_trade(0, 13, 99.98, 50.0, -1)
     assert fills[-1].qty == 2.0 and fills[-1].queue_edge == 0.0  # nobody ahead had moved: no edge
+
+
+def test_a_book_limit_flattens_every_position_with_reducing_fills_then_pulls():
+    """The kill switch was per instrument and left the position open (75 contracts in a test)."""
+    from quotepipe.replay import Replay
+
+    cfg = parse_config("risk: {max_gross_notional_usd: 2500}\n")
+    replay = Replay(cfg, limit=600_000)
+    venue = replay.venue
+    seen = {"at_breach": [], "after": [], "rejects_at_breach": 0}
+    record = venue.on_fill
+
+    def on_fill(f):  # noqa: ANN001
+        if replay.risk.state and not seen["at_breach"]:
+            seen["at_breach"] = list(venue.position_lots)
+        if replay.risk.state:
+            before = venue.position_lots[f.slot] - f.side * round(f.qty / venue.lot[f.slot])
+            seen["after"].append((f.slot, f.side, before))
+        record(f)
+
+    venue.on_fill = on_fill
+    s = replay.run()
+    assert s["book_risk"]["state"] == "pulled" and s["book_risk"]["reason"] == "max_gross_notional_usd"
+    assert max(abs(p) for p in seen["at_breach"]) >= 20, seen["at_breach"]  # a real position to work down
+    assert seen["after"], "it was worked down by fills"
+    for slot, side, before in seen["after"]:
+        assert before != 0 and side == (-1 if before > 0 else 1), (slot, side, before)  # reducing only
+    assert venue.flat()  # every position 0, or dust under its min_notional no order can work down
+    for spec, lots in zip(venue.specs, venue.position_lots, strict=True):
+        assert lots == 0 or spec.notional_usd(venue.bid[spec.slot], abs(lots) * spec.lot) < spec.min_notional
+    assert [c["what"].split(" (")[0] for c in s["book_risk"]["changes"]] == ["book risk flatten",
+                                                                             "book risk pulled"]

@@ -317,6 +317,17 @@ class SupervisorConfig(_Section, frozen=True, kw_only=True):
         "niceness of the scoreboard process (low priority)"))] = 10
 
 
+class RiskConfig(_Section, frozen=True, kw_only=True):
+    """Book-wide limits (``domain.risk``): a breach flattens every instrument, then pulls."""
+
+    max_loss_usd: Annotated[float, _f("total loss of the book that flattens it, USD; 0 = none",
+                                      ge=0)] = 0.0
+    max_drawdown_usd: Annotated[float, _f("fall of total PnL from its peak that flattens the book, "
+                                          "USD; 0 = none", ge=0)] = 0.0
+    max_gross_notional_usd: Annotated[float, _f("sum of |position| x price over the book that "
+                                                "flattens it, USD; 0 = none", ge=0)] = 0.0
+
+
 class RolloutConfig(_Section, frozen=True, kw_only=True):
     """The gates of a rollout phase, as ``quotepipe canary`` judges them."""
 
@@ -360,6 +371,7 @@ class Config(_Section, frozen=True, kw_only=True):
                           Meta(description="restarts, heartbeats, stop")] = SupervisorConfig()
     metrics: Annotated[MetricsConfig, Meta(description="Prometheus exporter")] = MetricsConfig()
     rollout: Annotated[RolloutConfig, Meta(description="rollout gates (quotepipe canary)")] = RolloutConfig()
+    risk: Annotated[RiskConfig, Meta(description="book-wide risk limits")] = RiskConfig()
 
     def instrument(self, instrument_id: str) -> Instrument:
         for inst in self.instruments:
@@ -788,7 +800,7 @@ def canary_warning(cfg: Config) -> str | None:
 #: Top-level sections and fields a SIGHUP may change without a restart.
 RELOADABLE = (
     "pipeline", "stage_budgets", "spread", "guards", "inventory", "queue",
-    "symbol_scoreboard", "dynamic_allocator", "rollout",
+    "symbol_scoreboard", "dynamic_allocator", "rollout", "risk",
 )
 
 

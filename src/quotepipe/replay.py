@@ -19,6 +19,7 @@ import msgspec
 
 from quotepipe.config import Config, shard_modes
 from quotepipe.domain.guards import FLAG_BLACKLISTED
+from quotepipe.domain.risk import REASONS, STATES, BookRisk
 from quotepipe.domain.shards import ShardMap
 from quotepipe.domain.stages import TIMED
 from quotepipe.marketdata.book import BookSet
@@ -35,6 +36,7 @@ from quotepipe.workers.shadow import append_report
 
 #: events of the embedded synthetic scenario when no PATH and no --events is given
 SYNTHETIC_EVENTS = 1_000_000
+RISK_NS = 100_000_000  #: event time between two looks at the book-wide limits
 
 
 class QuoteLine(msgspec.Struct, frozen=True):
@@ -71,6 +73,12 @@ class Replay:
                                  self.stats)
         self.events = 0
         self.wall_s = 0.0
+        self.risk = BookRisk(cfg.risk)
+        self.risk_log: list[tuple[int, str]] = []  #: (event time, what the book risk became)
+        modes = shard_modes(cfg)
+        shard = self.engine.shards.shard
+        #: per slot: the frozen legacy chain knows no reduce-only flatten, a book limit pulls it
+        self.legacy_slot = [modes[shard[i]] == "legacy" for i in range(n)]
 
     def _submit(self, intent: QuoteIntent) -> None:
         """An intent that acts: to the venue, and to ``--quotes-out``."""
@@ -93,6 +101,8 @@ class Replay:
         need, run = self.engine.gate.need, self.engine.run
         l1_record = books.l1_record
         venue_version = venue.version
+        risk, use_risk, next_risk = self.risk, self.risk.enabled, 0
+        book_flags, legacy_slot = 0, self.legacy_slot
         t0 = time.perf_counter()
         next_progress = t0 + 1.0
         events = 0
@@ -115,9 +125,16 @@ class Replay:
                     on_mid(i, now, mid)
                 if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board, books.md_seq):
                     weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
+                if use_risk and now >= next_risk:
+                    next_risk = now + RISK_NS
+                    if risk.update(venue.total_pnl_usd(), venue.gross_usd(), venue.flat()):
+                        book_flags = risk.flags
+                        self.engine.invalidate()
+                        self.risk_log.append((now, risk.describe()))
                 weight = weight_of[i]
                 if need(i, l1[:4], venue_version[i], weight, now):
-                    run(i, l1_record(i, 0, l1), now, weight, flags_of[i])
+                    run(i, l1_record(i, 0, l1), now, weight, flags_of[i] | book_flags,
+                        book_flags != 0 and legacy_slot[i])
             if progress and time.perf_counter() > next_progress:  # once a batch, not per event
                 next_progress += 0.5
                 self._show_progress(events, time.perf_counter() - t0, batch[-1].recv_ns)
@@ -163,7 +180,12 @@ class Replay:
         shadow = {"mismatches": tally.total,
                   "by_shard": {str(k): n for k, n in enumerate(tally.by_shard(self.cfg.workers.count))},
                   "fields": {f: n for f, n in tally.fields.items() if n}}
+        risk = self.risk
+        book = {"state": STATES[risk.state], "reason": REASONS[risk.reason],
+                "peak_pnl_usd": round(risk.peak_pnl, 6), "changes": [
+                    {"t": t, "what": what} for t, what in self.risk_log]} if risk.enabled else None
         return {"events": self.events, "malformed_lines": self.feed.malformed, "shadow": shadow,
+                "book_risk": book,
                 "wall_s": round(self.wall_s, 3),
                 "events_per_s": round(self.events / self.wall_s, 1) if self.wall_s else 0.0,
                 "instruments": instruments, "stages": stages, "total_pnl_usd": round(total, 6)}

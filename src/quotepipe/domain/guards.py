@@ -24,9 +24,10 @@ class Reason:
     BLACKLISTED = 1 << 6
     HALTED = 1 << 7
     RATE_LIMIT = 1 << 8
+    BOOK_RISK = 1 << 9  #: a book-wide risk limit: every instrument reduces only, then is pulled
 
     NAMES = ("stale", "invalid_book", "wide_spread", "vol_spike", "position_limit", "loss_limit",
-             "blacklisted", "halted", "rate_limit")
+             "blacklisted", "halted", "rate_limit", "book_risk")
 
     @classmethod
     def names(cls, mask: int) -> list[str]:
@@ -39,13 +40,16 @@ class Reason:
 QUOTE, REDUCE_ONLY, PULL, HOLD = Guard.QUOTE, Guard.REDUCE_ONLY, Guard.PULL, Guard.HOLD
 STALE, INVALID_BOOK, WIDE_SPREAD, VOL_SPIKE, POSITION_LIMIT = (
     Reason.STALE, Reason.INVALID_BOOK, Reason.WIDE_SPREAD, Reason.VOL_SPIKE, Reason.POSITION_LIMIT)
-LOSS_LIMIT, BLACKLISTED, HALTED, RATE_LIMIT = (
-    Reason.LOSS_LIMIT, Reason.BLACKLISTED, Reason.HALTED, Reason.RATE_LIMIT)
+LOSS_LIMIT, BLACKLISTED, HALTED, RATE_LIMIT, BOOK_RISK = (
+    Reason.LOSS_LIMIT, Reason.BLACKLISTED, Reason.HALTED, Reason.RATE_LIMIT, Reason.BOOK_RISK)
 
 #: reasons that pull every quote
 PULL_REASONS = (Reason.STALE | Reason.INVALID_BOOK | Reason.WIDE_SPREAD | Reason.VOL_SPIKE
                 | Reason.LOSS_LIMIT | Reason.BLACKLISTED | Reason.HALTED)
 
-#: allocator flags published with each weight (the weights array)
+#: flags the Guards stage reads with each weight: the allocator's (the weights array), and the
+#: book-wide risk state's (``domain.risk``), which the worker or replay adds on
 FLAG_BLACKLISTED = 1
 FLAG_HALTED = 2
+FLAG_BOOK_REDUCE = 4   #: book-wide limit breached: reduce only, down to flat
+FLAG_BOOK_PULL = 8     #: book-wide limit breached and the book is flat: quote nothing

@@ -17,6 +17,7 @@ from quotepipe.shm.config_block import ConfigBlock
 from quotepipe.shm.control import ControlBlock
 from quotepipe.shm.counts import InstrumentCounts
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
+from quotepipe.shm.risk import RiskTable
 from quotepipe.shm.scores import ScoreTable
 from quotepipe.shm.segment import Segment, SegmentSet, segment_name
 from quotepipe.shm.snapshots import SnapshotTable
@@ -131,6 +132,7 @@ def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
     VenueTable.create(segs, n)
     ScoreTable.create(segs, n)
     InstrumentCounts.create(segs, n)
+    RiskTable.create(segs, 1)
     segs.create(SCOREBOARD_STATE, Blob.size(SCOREBOARD_STATE_CAPACITY), SCOREBOARD_STATE_LAYOUT)
     segs.create(RELOAD, Blob.size(RELOAD_CAPACITY), RELOAD_LAYOUT)
     for shard in range(cfg.workers.count):
@@ -178,6 +180,9 @@ class Attached:
 
     def reload_outcomes(self, writable: bool = False) -> Blob:
         return Blob(Segment.attach(self.name(RELOAD), RELOAD_LAYOUT, writable), RELOAD_CAPACITY)
+
+    def risk(self, writable: bool = False) -> RiskTable:
+        return RiskTable.attach(self.name(RiskTable.SEGMENT), 1, writable)
 
     def counts(self, writable: bool = False) -> InstrumentCounts:
         return InstrumentCounts.attach(self.name("counts"), self.n, writable)

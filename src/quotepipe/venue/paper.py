@@ -371,6 +371,28 @@ class PaperVenue:
             mid = (self.bid[slot] + self.ask[slot]) * 0.5
         return pnl_usd(self.specs[slot], self.cash[slot], self.position[slot], mid)
 
+    def total_pnl_usd(self) -> float:
+        return sum(self.pnl_usd(s) for s in range(len(self.specs)))
+
+    def gross_usd(self) -> float:
+        """Sum over the book of |position| x price (x multiplier; contracts' face value when inverse)."""
+        out = 0.0
+        for s, spec in enumerate(self.specs):
+            pos = self.position[s]
+            if pos:
+                out += spec.notional_usd((self.bid[s] + self.ask[s]) * 0.5, abs(pos))
+        return out
+
+    def flat(self) -> bool:
+        """No position the venue would take an order for: each is 0, or under the instrument's
+        min_notional (dust no post-only order can work down)."""
+        for s, spec in enumerate(self.specs):
+            if self.position_lots[s]:
+                mid = (self.bid[s] + self.ask[s]) * 0.5
+                if spec.notional_usd(mid, abs(self.position[s])) >= spec.min_notional:
+                    return False
+        return True
+
     def open_orders(self, slot: int | None = None) -> int:
         slots = range(len(self.orders)) if slot is None else (slot,)
         return sum(len(self.orders[s]) for s in slots)

@@ -29,10 +29,12 @@ import time
 from quotepipe.config import Config
 from quotepipe.domain.clock import event_now, event_rate
 from quotepipe.domain.orders import ASK, BID, Fill, OrderEnd
+from quotepipe.domain.risk import BookRisk
 from quotepipe.domain.snapshot import LEVELS, BookState
 from quotepipe.runtime.child import DRAIN_MAX, HOUSEKEEPING_NS, ChildProcess
 from quotepipe.runtime.silence import SilenceWatch
 from quotepipe.shm.catalog import VENUE_EVENT_FILL, VENUE_EVENT_ORDER_END, VENUE_STATS, Attached, worker_slot
+from quotepipe.shm.risk import RiskRow
 from quotepipe.venue.paper import PaperVenue
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,8 @@ class VenueProcess(ChildProcess):
         self.silence = SilenceWatch([worker_slot(s) for s in range(n_shards)], self.control.heartbeat,
                                     SILENCE_CREDIT_NS)
         self.silenced = [False] * n_shards  #: orders cancelled for silence; cleared at the next beat
+        self.risk_table = shm.risk(writable=True)
+        self.risk = BookRisk(cfg.risk)
 
     def now(self) -> int:
         if self.ev_mono == 0:
@@ -235,6 +239,21 @@ class VenueProcess(ChildProcess):
     def on_turn(self) -> None:
         self._cancel_requests()
         self._dead_man_switch()
+        self._book_risk()
+
+    def _book_risk(self) -> None:
+        """The book-wide limits, judged on the venue's own books (it holds every position)."""
+        risk, v = self.risk, self.venue
+        if not risk.enabled:
+            return
+        if risk.update(v.total_pnl_usd(), v.gross_usd(), v.flat()):
+            log.warning("venue: %s", risk.describe())
+        self.risk_table.write_row(RiskRow(risk.state, risk.reason, risk.total_pnl, risk.peak_pnl,
+                                          risk.gross_usd))
+
+    def reconfigure(self, cfg: Config, epoch: int) -> None:
+        super().reconfigure(cfg, epoch)
+        self.risk.reconfigure(cfg.risk)  # a reload releases a tripped book limit
 
     def publish_counters(self) -> None:
         totals = self.totals

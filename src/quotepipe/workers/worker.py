@@ -28,6 +28,7 @@ import numpy as np
 from quotepipe.config import Config
 from quotepipe.domain.clock import event_now, event_rate
 from quotepipe.domain.orders import RestingOrder
+from quotepipe.domain.risk import STATE_FLAGS
 from quotepipe.domain.snapshot import PUBLISH_NS, RECV_NS
 from quotepipe.runtime.child import DRAIN_MAX, ChildProcess
 from quotepipe.shm.catalog import WORKER_STATS, Attached, worker_stats_name
@@ -80,6 +81,8 @@ class Worker(ChildProcess):
         self.halted = False
         #: per slot: halted by the operator (quotepipe halt), itself, its shard or everything
         self.operator_halted = [False] * n
+        self.risk = shm.risk()
+        self.book_flags = 0       #: the book-risk state's Guards flags (domain.risk)
         self.engine = TickEngine(cfg, self.shards, self._modes(), self.mirror, self._write_intent,
                                  self.stats, self.slots)
         self._apply(cfg)
@@ -103,6 +106,7 @@ class Worker(ChildProcess):
         self.idle_s = w.idle_sleep_us / 1e6
         self.stats.set_gauge("epoch", float(self.epoch))
         self.stats.set_gauge("mode", float(MODES.index(self.mode)))
+        self.legacy = self.mode == "legacy"
 
     def reconfigure(self, cfg: Config, epoch: int) -> None:
         """The supervisor accepted a new config: take it, in this shard's (maybe new) mode."""
@@ -142,8 +146,10 @@ class Worker(ChildProcess):
             self._load_venue(slot, version)
         engine = self.engine
         intents = engine.intents[slot]
-        halted = self.halted or self.operator_halted[slot]
-        if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], halted) is None:
+        book = self.book_flags
+        # the frozen legacy chain knows no reduce-only flatten: a book limit pulls it instead
+        halted = self.halted or self.operator_halted[slot] or (book != 0 and self.legacy)
+        if engine.tick(slot, rec, now, weight, flags | book, self.mirror.seen[slot], halted) is None:
             return
         if not from_md:
             self.timer_ticks[slot] += 1
@@ -222,6 +228,12 @@ class Worker(ChildProcess):
                 self.tick(s, False)
                 log.info("shard %d: %s %s by the operator", self.shard, self.cfg.instruments[s].id,
                          "halted" if op else "resumed")
+        book = STATE_FLAGS[self.risk.read_row().state]
+        if book != self.book_flags:
+            self.book_flags = book
+            self.engine.invalidate()
+            for s in self.slots:
+                self.tick(s, False)
         self._report_mismatches()
 
     def _report_mismatches(self) -> None:

@@ -2,7 +2,9 @@
 
 PULL: stale data, invalid or crossed book, market spread too wide, volatility
 spike, loss limit (latched in the state until a config reload), weight 0 or
-blacklisted, shard halted. REDUCE_ONLY: position at or beyond the limit. HOLD:
+blacklisted, shard halted, a book-wide risk limit once the book is flat.
+REDUCE_ONLY: position at or beyond the limit, or a book-wide risk limit
+breached (flatten: down to flat, within the action budget). HOLD:
 the per-instrument order-action token bucket is empty, so resting orders stay
 as they are (a PULL still goes through: cancelling is never rate-limited).
 """
@@ -12,7 +14,10 @@ from __future__ import annotations
 from quotepipe.config import GuardsConfig
 from quotepipe.domain.guards import (
     BLACKLISTED,
+    BOOK_RISK,
     FLAG_BLACKLISTED,
+    FLAG_BOOK_PULL,
+    FLAG_BOOK_REDUCE,
     FLAG_HALTED,
     HALTED,
     HOLD,
@@ -55,6 +60,9 @@ def guards(view: MarketView, sd: SpreadDecision, state: InstrumentState, ctx: Ti
         reasons |= HALTED
     if abs(ctx.position) >= spec.max_position:
         reasons |= POSITION_LIMIT
+    book = ctx.weight_flags & (FLAG_BOOK_REDUCE | FLAG_BOOK_PULL)
+    if book:
+        reasons |= BOOK_RISK
 
     burst = cfg.action_burst
     if state.tokens < 0.0:
@@ -66,11 +74,11 @@ def guards(view: MarketView, sd: SpreadDecision, state: InstrumentState, ctx: Ti
     if tokens < 1.0:
         reasons |= RATE_LIMIT
 
-    if reasons & PULL_REASONS:
+    if reasons & PULL_REASONS or book & FLAG_BOOK_PULL:
         guard = PULL
     elif reasons & RATE_LIMIT:
         guard = HOLD
-    elif reasons & POSITION_LIMIT:
+    elif reasons & (POSITION_LIMIT | BOOK_RISK):
         guard = REDUCE_ONLY
     else:
         guard = QUOTE

@@ -11,7 +11,7 @@ that reduces the position is quoted; PULL and HOLD quote nothing new.
 from __future__ import annotations
 
 from quotepipe.config import InventoryConfig
-from quotepipe.domain.guards import HOLD, PULL, REDUCE_ONLY
+from quotepipe.domain.guards import BOOK_RISK, HOLD, PULL, REDUCE_ONLY
 from quotepipe.domain.instrument import InstrumentSpec
 from quotepipe.workers.dto import GuardDecision, InventoryDecision, SpreadDecision, TickContext
 
@@ -42,5 +42,8 @@ def inventory(sd: SpreadDecision, gd: GuardDecision, ctx: TickContext, spec: Ins
         bid_qty = 0.0
     if q <= -1.0 or (reduce_only and position < 0.0):
         ask_qty = 0.0
+    if reduce_only and gd.reasons & BOOK_RISK:  # flattening: never more than the position, never past flat
+        bid_qty = min(bid_qty, -position) if position < 0.0 else 0.0
+        ask_qty = min(ask_qty, position) if position > 0.0 else 0.0
     return InventoryDecision(q, reservation, reservation * (1.0 - h), bid_qty,
                              reservation * (1.0 + h), ask_qty)
