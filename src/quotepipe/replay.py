@@ -131,10 +131,13 @@ class Replay:
                         book_flags = risk.flags
                         self.engine.invalidate()
                         self.risk_log.append((now, risk.describe()))
+                if book_flags:  # a flatten works every position down, whatever the allocator says
+                    if need(i, l1[:4], venue_version[i], 1.0, now):
+                        run(i, l1_record(i, 0, l1), now, 1.0, book_flags, legacy_slot[i])
+                    continue
                 weight = weight_of[i]
                 if need(i, l1[:4], venue_version[i], weight, now):
-                    run(i, l1_record(i, 0, l1), now, weight, flags_of[i] | book_flags,
-                        book_flags != 0 and legacy_slot[i])
+                    run(i, l1_record(i, 0, l1), now, weight, flags_of[i])
             if progress and time.perf_counter() > next_progress:  # once a batch, not per event
                 next_progress += 0.5
                 self._show_progress(events, time.perf_counter() - t0, batch[-1].recv_ns)

@@ -146,10 +146,13 @@ class Worker(ChildProcess):
             self._load_venue(slot, version)
         engine = self.engine
         intents = engine.intents[slot]
+        halted = self.halted or self.operator_halted[slot]
         book = self.book_flags
-        # the frozen legacy chain knows no reduce-only flatten: a book limit pulls it instead
-        halted = self.halted or self.operator_halted[slot] or (book != 0 and self.legacy)
-        if engine.tick(slot, rec, now, weight, flags | book, self.mirror.seen[slot], halted) is None:
+        if book:  # a book-wide flatten works every position down, whatever the allocator says
+            weight, flags = 1.0, book
+            # the frozen legacy chain knows no reduce-only flatten: a book limit pulls it instead
+            halted = halted or self.legacy
+        if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], halted) is None:
             return
         if not from_md:
             self.timer_ticks[slot] += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from quotepipe.domain.guards import BOOK_RISK, HOLD
+from quotepipe.domain.guards import HOLD
 from quotepipe.domain.instrument import InstrumentSpec, round_ask, round_bid, round_lot
 from quotepipe.domain.orders import CANCEL, KEEP, NEW, NONE, REPLACE, Action, RestingOrder
 from quotepipe.workers.dto import (
@@ -45,8 +45,6 @@ def emit(qd: QueueDecision, gd: GuardDecision, sd: SpreadDecision, state: Instru
          sink: Callable[[QuoteIntent], object]) -> tuple[QuoteIntent, InstrumentState]:
     bid, ask = ctx.bid, ctx.ask
     weight = ctx.weight
-    # a book-wide flatten works the whole position down: the allocator's weight does not shrink it
-    size_weight = 1.0 if gd.reasons & BOOK_RISK else weight
     if gd.guard == HOLD:
         ba, bp, bq = (NONE, 0.0, 0.0) if bid is None else (KEEP, bid.price, bid.qty)
         aa, ap, aq = (NONE, 0.0, 0.0) if ask is None else (KEEP, ask.price, ask.qty)
@@ -55,12 +53,12 @@ def emit(qd: QueueDecision, gd: GuardDecision, sd: SpreadDecision, state: Instru
             ba, bp, bq = KEEP, bid.price, bid.qty  # type: ignore[union-attr]
         else:
             ba, bp, bq = _side(round_bid(qd.bid_px, spec.tick, spec.digits), qd.bid_qty, bid, spec,
-                               size_weight)
+                               weight)
         if qd.ask_keep:
             aa, ap, aq = KEEP, ask.price, ask.qty  # type: ignore[union-attr]
         else:
             aa, ap, aq = _side(round_ask(qd.ask_px, spec.tick, spec.digits), qd.ask_qty, ask, spec,
-                               size_weight)
+                               weight)
     spent = (NONE < ba < KEEP) + (NONE < aa < KEEP)  # acting sides (see domain.orders.Action)
     tokens = gd.tokens - spent
     intent = QuoteIntent(spec.slot, ctx.now_ns, ba, bp, bq, aa, ap, aq, weight, gd.guard,

@@ -14,10 +14,10 @@ from __future__ import annotations
 from quotepipe.config import GuardsConfig
 from quotepipe.domain.guards import (
     BLACKLISTED,
+    BOOK_FLAGS,
     BOOK_RISK,
     FLAG_BLACKLISTED,
     FLAG_BOOK_PULL,
-    FLAG_BOOK_REDUCE,
     FLAG_HALTED,
     HALTED,
     HOLD,
@@ -29,6 +29,7 @@ from quotepipe.domain.guards import (
     QUOTE,
     RATE_LIMIT,
     REDUCE_ONLY,
+    REDUCE_REASONS,
     STALE,
     VOL_SPIKE,
     WIDE_SPREAD,
@@ -54,13 +55,14 @@ def guards(view: MarketView, sd: SpreadDecision, state: InstrumentState, ctx: Ti
     killed = state.killed or ctx.pnl_usd < -cfg.max_loss_usd
     if killed:
         reasons |= LOSS_LIMIT
-    if ctx.weight <= 0.0 or ctx.weight_flags & FLAG_BLACKLISTED or spec.blacklisted:
+    flags = ctx.weight_flags
+    if ctx.weight <= 0.0 or flags & FLAG_BLACKLISTED or spec.blacklisted:
         reasons |= BLACKLISTED
-    if ctx.halted or ctx.weight_flags & FLAG_HALTED:
+    if ctx.halted or flags & FLAG_HALTED:
         reasons |= HALTED
     if abs(ctx.position) >= spec.max_position:
         reasons |= POSITION_LIMIT
-    book = ctx.weight_flags & (FLAG_BOOK_REDUCE | FLAG_BOOK_PULL)
+    book = flags & BOOK_FLAGS
     if book:
         reasons |= BOOK_RISK
 
@@ -74,12 +76,14 @@ def guards(view: MarketView, sd: SpreadDecision, state: InstrumentState, ctx: Ti
     if tokens < 1.0:
         reasons |= RATE_LIMIT
 
-    if reasons & PULL_REASONS or book & FLAG_BOOK_PULL:
+    if reasons & PULL_REASONS:
         guard = PULL
     elif reasons & RATE_LIMIT:
         guard = HOLD
-    elif reasons & (POSITION_LIMIT | BOOK_RISK):
+    elif reasons & REDUCE_REASONS:
         guard = REDUCE_ONLY
     else:
         guard = QUOTE
+    if book and book & FLAG_BOOK_PULL:  # flat after a book limit: nothing more to quote
+        guard = PULL
     return GuardDecision(guard, reasons, tokens, killed)
