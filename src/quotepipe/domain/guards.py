@@ -53,6 +53,5 @@ FLAG_BLACKLISTED = 1
 FLAG_HALTED = 2
 FLAG_BOOK_REDUCE = 4   #: book-wide limit breached: reduce only, down to flat
 FLAG_BOOK_PULL = 8     #: book-wide limit breached and the book is flat: quote nothing
-BOOK_FLAGS = FLAG_BOOK_REDUCE | FLAG_BOOK_PULL
 #: reasons that leave only the side that reduces the position
 REDUCE_REASONS = Reason.POSITION_LIMIT | Reason.BOOK_RISK

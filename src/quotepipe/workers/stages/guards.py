@@ -14,10 +14,10 @@ from __future__ import annotations
 from quotepipe.config import GuardsConfig
 from quotepipe.domain.guards import (
     BLACKLISTED,
-    BOOK_FLAGS,
     BOOK_RISK,
     FLAG_BLACKLISTED,
     FLAG_BOOK_PULL,
+    FLAG_BOOK_REDUCE,
     FLAG_HALTED,
     HALTED,
     HOLD,
@@ -55,16 +55,22 @@ def guards(view: MarketView, sd: SpreadDecision, state: InstrumentState, ctx: Ti
     killed = state.killed or ctx.pnl_usd < -cfg.max_loss_usd
     if killed:
         reasons |= LOSS_LIMIT
-    flags = ctx.weight_flags
-    if ctx.weight <= 0.0 or flags & FLAG_BLACKLISTED or spec.blacklisted:
+    if ctx.weight <= 0.0 or spec.blacklisted:
         reasons |= BLACKLISTED
-    if ctx.halted or flags & FLAG_HALTED:
+    if ctx.halted:
         reasons |= HALTED
+    flags = ctx.weight_flags
+    if flags:  # the allocator's or the book's flags: rare, so one test on the quoting path
+        if flags & FLAG_BLACKLISTED:
+            reasons |= BLACKLISTED
+        if flags & FLAG_HALTED:
+            reasons |= HALTED
+        if flags & FLAG_BOOK_REDUCE:
+            reasons |= BOOK_RISK           # flatten: reduce only
+        elif flags & FLAG_BOOK_PULL:
+            reasons |= BOOK_RISK | HALTED  # flat after a book limit: nothing more to quote
     if abs(ctx.position) >= spec.max_position:
         reasons |= POSITION_LIMIT
-    book = flags & BOOK_FLAGS
-    if book:
-        reasons |= BOOK_RISK
 
     burst = cfg.action_burst
     if state.tokens < 0.0:
@@ -84,6 +90,4 @@ def guards(view: MarketView, sd: SpreadDecision, state: InstrumentState, ctx: Ti
         guard = REDUCE_ONLY
     else:
         guard = QUOTE
-    if book and book & FLAG_BOOK_PULL:  # flat after a book limit: nothing more to quote
-        guard = PULL
     return GuardDecision(guard, reasons, tokens, killed)
