@@ -238,3 +238,32 @@ def test_an_instrument_limit_under_one_base_order_is_refused(tmp_path):
                            "max_position: 1}]\n")
     with pytest.raises(ConfigError, match=r"instruments\[0\].max_position: 1.0 is less than one base order"):
         load_config(path)
+
+
+def test_config_default_comments_every_field_and_parses_back(tmp_path):
+    from quotepipe.config import commented_yaml
+
+    text = commented_yaml(Config())
+    assert parse_config(text) == Config()
+    assert "# replay pace: recorded speed x this; 0 = as fast as possible" in text
+    assert "#   tick_size: price increment" in text  # the instruments' fields, in the comment
+    r = run_cli("config", "default")
+    assert r.returncode == 0 and r.stdout == text
+    path = tmp_path / "c.yaml"
+    path.write_text(r.stdout)
+    assert run_cli("check-config", str(path)).returncode == 0
+
+
+def test_the_config_reference_is_current_and_the_schema_validates_the_default():
+    """docs/CONFIG.md is generated (`quotepipe config reference > docs/CONFIG.md`)."""
+    from quotepipe.config import config_reference, json_schema
+    from tests.conftest import REPO
+
+    assert (REPO / "docs" / "CONFIG.md").read_text() == config_reference(), (
+        "docs/CONFIG.md is stale: run `quotepipe config reference > docs/CONFIG.md`")
+    for section in ("spread", "guards", "risk", "rollout", "venue"):
+        assert f"## `{section}`" in config_reference()
+    schema = json_schema()
+    cfg_def = schema["$defs"]["Config"]
+    assert set(cfg_def["properties"]) == set(Config.__struct_fields__)
+    assert run_cli("--version").stdout.startswith("quotepipe ")

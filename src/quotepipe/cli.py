@@ -79,7 +79,23 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_config_default(args: argparse.Namespace) -> int:
-    sys.stdout.write(dump_config(Config()))
+    from quotepipe.config import commented_yaml
+
+    sys.stdout.write(dump_config(Config()) if args.bare else commented_yaml(Config()))
+    return EXIT_OK
+
+
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from quotepipe.config import config_reference
+
+    sys.stdout.write(config_reference())
+    return EXIT_OK
+
+
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    from quotepipe.config import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 
@@ -455,10 +471,13 @@ def workload_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from quotepipe import __version__
+
     parser = argparse.ArgumentParser(
         prog="quotepipe",
         description="Shared-memory, low-latency market-making quote daemon.",
     )
+    parser.add_argument("--version", action="version", version=f"quotepipe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("check-config", help="validate a config file and summarise it")
@@ -467,8 +486,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="config helpers")
     config_sub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
-    d = config_sub.add_parser("default", help="print the embedded default config as YAML")
+    d = config_sub.add_parser("default", help="print the embedded default config as YAML, each field "
+                              "under a comment with its description")
+    d.add_argument("--bare", action="store_true", help="without the comments")
     d.set_defaults(func=cmd_config_default)
+    d = config_sub.add_parser("reference", help="print the config reference (docs/CONFIG.md) as Markdown")
+    d.set_defaults(func=cmd_config_reference)
+    d = config_sub.add_parser("schema", help="print the JSON Schema of a config file, for editors")
+    d.set_defaults(func=cmd_config_schema)
 
     p = sub.add_parser("data", help="market-data recordings")
     data_sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
