@@ -267,3 +267,9 @@ def test_the_config_reference_is_current_and_the_schema_validates_the_default():
     cfg_def = schema["$defs"]["Config"]
     assert set(cfg_def["properties"]) == set(Config.__struct_fields__)
     assert run_cli("--version").stdout.startswith("quotepipe ")
+
+
+def test_log_level_is_one_option_for_every_command():
+    assert run_cli("--log-level", "bogus", "config", "default").returncode == 2
+    r = run_cli("-v", "config", "schema")
+    assert r.returncode == 0 and r.stdout.startswith("{")

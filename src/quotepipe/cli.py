@@ -24,6 +24,7 @@ from quotepipe.runtime.cpu import host_cpus
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class UsageError(Exception):
@@ -172,7 +173,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         print(f"quotepipe: --duration: expected seconds > 0, got {args.duration:g}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=(
+    from quotepipe.daemon.child import LOG_LEVEL_ENV
+
+    level = args.log_level or "INFO"
+    os.environ[LOG_LEVEL_ENV] = level  # the children log at the same level
+    logging.basicConfig(level=level, stream=sys.stderr, force=True, format=(
         f"%(asctime)s quotepipe[supervisor pid {os.getpid()}] %(levelname)s %(message)s"))
     sup = Supervisor(cfg, args.config, args.duration, live=sys.stdout.isatty())
     code = sup.run()
@@ -478,6 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Shared-memory, low-latency market-making quote daemon.",
     )
     parser.add_argument("--version", action="version", version=f"quotepipe {__version__}")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper, metavar="LEVEL",
+                        help=f"one of {', '.join(LOG_LEVELS)} (default: INFO for run, WARNING otherwise)")
+    parser.add_argument("-v", "--verbose", dest="log_level", action="store_const", const="DEBUG",
+                        help="--log-level DEBUG")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("check-config", help="validate a config file and summarise it")
@@ -590,7 +599,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level or "WARNING", stream=sys.stderr,
+                        format="quotepipe: %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
     except ConfigError as exc:

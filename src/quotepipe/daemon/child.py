@@ -24,6 +24,9 @@ from quotepipe.shm.control import Role
 
 ROLES = {"md": Role.MARKET_DATA, "worker": Role.WORKER, "venue": Role.VENUE, "scoreboard": Role.SCOREBOARD}
 
+#: the log level the children inherit from `quotepipe --log-level`
+LOG_LEVEL_ENV = "QUOTEPIPE_LOG_LEVEL"
+
 
 def child_argv(role: str, instance: str, proc_slot: int, index: int, cpu: int | None, restarts: int,
                parent_pid: int) -> list[str]:
@@ -39,7 +42,7 @@ def main(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     name = f"worker {idx}" if role == "worker" else role
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+    logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO"), stream=sys.stderr,
                         format=f"%(asctime)s quotepipe[{name} pid {os.getpid()}] %(levelname)s %(message)s")
     pin(None if core < 0 else core)
     cfg = Attached.from_config_block(instance).cfg
