@@ -241,7 +241,7 @@ def test_an_instrument_limit_under_one_base_order_is_refused(tmp_path):
 
 
 def test_config_default_comments_every_field_and_parses_back(tmp_path):
-    from quotepipe.config import commented_yaml
+    from quotepipe.config_reference import commented_yaml
 
     text = commented_yaml(Config())
     assert parse_config(text) == Config()
@@ -256,7 +256,7 @@ def test_config_default_comments_every_field_and_parses_back(tmp_path):
 
 def test_the_config_reference_is_current_and_the_schema_validates_the_default():
     """docs/CONFIG.md is generated (`quotepipe config reference > docs/CONFIG.md`)."""
-    from quotepipe.config import config_reference, json_schema
+    from quotepipe.config_reference import config_reference, json_schema
     from tests.conftest import REPO
 
     assert (REPO / "docs" / "CONFIG.md").read_text() == config_reference(), (

@@ -80,21 +80,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_config_default(args: argparse.Namespace) -> int:
-    from quotepipe.config import commented_yaml
+    from quotepipe.config_reference import commented_yaml
 
     sys.stdout.write(dump_config(Config()) if args.bare else commented_yaml(Config()))
     return EXIT_OK
 
 
 def cmd_config_reference(args: argparse.Namespace) -> int:
-    from quotepipe.config import config_reference
+    from quotepipe.config_reference import config_reference
 
     sys.stdout.write(config_reference())
     return EXIT_OK
 
 
 def cmd_config_schema(args: argparse.Namespace) -> int:
-    from quotepipe.config import json_schema
+    from quotepipe.config_reference import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
