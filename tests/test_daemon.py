@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import time
 import urllib.request
 
@@ -19,18 +18,12 @@ import pytest
 from quotepipe.config import default_config
 from quotepipe.domain.shards import shard_of
 from tests.conftest import run_cli
-from tests.daemon_helpers import Daemon, pid_alive, wait_for
+from tests.daemon_helpers import Daemon, free_port, pid_alive, wait_for
 
 #: a test-sized scoreboard: markouts land fast and scores move, so weights get published
 FAST_ALLOCATOR = ("symbol_scoreboard: {prior_fills: 0, markout_horizon_s: 0.5}\n"
                   "dynamic_allocator: {interval_ms: 100, hysteresis: 0.0}\n")
 LIGHT = "workers: {busy_poll: false}\n"  # tests that do not measure latency leave the cores alone
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_default_config_quotes_fills_publishes_and_exits_clean(tmp_path, instance_name):

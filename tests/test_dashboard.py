@@ -7,22 +7,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import urllib.request
 
 import pytest
 
 from tests.conftest import REPO
-from tests.daemon_helpers import Daemon, wait_for
+from tests.daemon_helpers import Daemon, free_port, wait_for
 
 DASHBOARD = REPO / "dashboards" / "quotepipe.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def expressions() -> list[tuple[str, str]]:

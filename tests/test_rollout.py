@@ -12,13 +12,7 @@ import msgspec
 
 from quotepipe.config import DEFAULT_INSTRUMENTS
 from tests.conftest import run_cli
-from tests.daemon_helpers import Daemon, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.daemon_helpers import Daemon, free_port, wait_for
 
 
 def scrape(port: int) -> dict[str, float]:

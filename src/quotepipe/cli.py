@@ -265,7 +265,7 @@ def cmd_halt(args: argparse.Namespace) -> int:
     from quotepipe.shm.catalog import Attached
     from quotepipe.shm.segment import SegmentError
 
-    halt = args.func is cmd_halt
+    halt = args.halt
     instance, _ = running_instance(args)
     try:
         shm = Attached.from_config_block(instance)
@@ -305,10 +305,6 @@ def cmd_halt(args: argparse.Namespace) -> int:
         time.sleep(0.02)
     print(f"halted {what}: quotes pulled, no open order left ({len(covered)} instruments)")
     return EXIT_OK
-
-
-def cmd_resume(args: argparse.Namespace) -> int:
-    return cmd_halt(args)
 
 
 def cmd_canary(args: argparse.Namespace) -> int:
@@ -475,6 +471,13 @@ def workload_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cores", metavar="LIST", help="cores to pin replicates to, in turn (default: the last)")
 
 
+def instance_arguments(p: argparse.ArgumentParser) -> None:
+    """Which running instance a command reads (``running_instance``): ``-c CONFIG`` or ``--instance``."""
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("-c", "--config", help="the instance named in this config")
+    who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from quotepipe import __version__
 
@@ -534,39 +537,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="attach read-only to a running instance and print its table")
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("-c", "--config", help="the instance named in this config")
-    who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+    instance_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
 
-    for name, func, verb in (("halt", cmd_halt, "pull the quotes of"), ("resume", cmd_resume, "quote again")):
+    for name, verb in (("halt", "pull the quotes of"), ("resume", "quote again")):
         p = sub.add_parser(name, help=f"{verb} instruments of a running instance (the operator's halt "
                            "flags): one instrument, one shard, or all")
-        who = p.add_mutually_exclusive_group()
-        who.add_argument("-c", "--config", help="the instance named in this config")
-        who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+        instance_arguments(p)
         scope = p.add_mutually_exclusive_group()
         scope.add_argument("--instrument", metavar="ID", help="one instrument, e.g. binance-usdm:BTCUSDT")
         scope.add_argument("--shard", type=int, metavar="N", help="every instrument of shard N")
         scope.add_argument("--all", action="store_true", help="every instrument (the default)")
         p.add_argument("--timeout", type=float, default=10.0,
                        help="halt: seconds to wait for the open orders to go")
-        p.set_defaults(func=func)
+        p.set_defaults(func=cmd_halt, halt=name == "halt")
 
     p = sub.add_parser("canary", help="a running instance's shards side by side by mode, and the rollout "
                        "phase's gates (rollout: in the config): exit 0 healthy, 1 not")
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("-c", "--config", help="the instance named in this config")
-    who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+    instance_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_canary)
 
     p = sub.add_parser("reload", help="reload a running instance's config (SIGHUP) and wait for the verdict: "
                        "exit 0 applied or unchanged, 1 refused (the old config runs on)")
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("-c", "--config", help="the instance named in this config")
-    who.add_argument("--instance", metavar="NAME", help="instance name (default: default)")
+    instance_arguments(p)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the verdict")
     p.set_defaults(func=cmd_reload)
 

@@ -95,7 +95,6 @@ class Child:
         self.proc_slot = proc_slot
         self.cpu = cpu
         self.popen: subprocess.Popen[bytes] | None = None
-        self.started = 0.0
         self.restarts = 0
         self.deaths: collections.deque[float] = collections.deque()
         self.state = "new"   # running | restarting (waiting for the venue) | halted | exited
@@ -221,7 +220,6 @@ class Supervisor:
         argv = child_argv(child.role, self.cfg.instance.name, child.proc_slot, child.index, child.cpu,
                           child.restarts, os.getpid())
         child.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True)
-        child.started = time.monotonic()
         child.state = "running"
         child.killed = False
         if child.cpu is not None:

@@ -78,11 +78,13 @@ class Worker(ChildProcess):
         self.md_to_intent = array("q", bytes(8 * BUFFER))
         self.md_n = 0
         self.md_hist = self.stats.hist("md_to_intent")
-        self.halted = False
-        #: per slot: halted by the operator (quotepipe halt), itself, its shard or everything
-        self.operator_halted = [False] * n
+        self.halted = False       #: the shard (or the whole instance) is halted by the supervisor
+        self.operator_halted = [False] * n  #: per slot: halted by the operator (quotepipe halt)
         self.risk = shm.risk()
         self.book_flags = 0       #: the book-risk state's Guards flags (domain.risk)
+        #: per slot, what the tick hands the chain as "halted": derived on each housekeeping turn
+        #: from the three above (and a book limit on a legacy shard, which knows no flatten)
+        self.pulled = [False] * n
         self.engine = TickEngine(cfg, self.shards, self._modes(), self.mirror, self._write_intent,
                                  self.stats, self.slots)
         self._apply(cfg)
@@ -146,13 +148,10 @@ class Worker(ChildProcess):
             self._load_venue(slot, version)
         engine = self.engine
         intents = engine.intents[slot]
-        halted = self.halted or self.operator_halted[slot]
         book = self.book_flags
         if book:  # a book-wide flatten works every position down, whatever the allocator says
             weight, flags = 1.0, book
-            # the frozen legacy chain knows no reduce-only flatten: a book limit pulls it instead
-            halted = halted or self.legacy
-        if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], halted) is None:
+        if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], self.pulled[slot]) is None:
             return
         if not from_md:
             self.timer_ticks[slot] += 1
@@ -214,29 +213,31 @@ class Worker(ChildProcess):
                 sleep(self.idle_s)
 
     def on_turn(self) -> None:
+        """The halts (the supervisor's, the operator's) and the book-risk state: an instrument
+        whose inputs changed ticks now, so its quotes are pulled or restored at once."""
         control = self.control
         halted = control.shard_halted(self.shard)
         if halted != self.halted:
-            self.halted = halted
-            self.engine.invalidate()
-            for s in self.slots:  # pull (or restore) quotes now, not on the next update
-                self.tick(s, False)
             log.info("shard %d: %s", self.shard, "halted: quotes pulled" if halted else "resumed")
-        control.set_halt_seen(self.proc_slot, halted and control.halt_all)
-        for s in self.slots:  # an operator's halt or resume pulls (or restores) quotes at once
+        book = STATE_FLAGS[self.risk.read_row().state]
+        book_moved = book != self.book_flags
+        self.halted, self.book_flags = halted, book
+        changed = []
+        for s in self.slots:
             op = control.operator_halted(self.shard, s)
             if op != self.operator_halted[s]:
                 self.operator_halted[s] = op
-                self.engine.gate.invalidate(s)
-                self.tick(s, False)
                 log.info("shard %d: %s %s by the operator", self.shard, self.cfg.instruments[s].id,
                          "halted" if op else "resumed")
-        book = STATE_FLAGS[self.risk.read_row().state]
-        if book != self.book_flags:
-            self.book_flags = book
-            self.engine.invalidate()
-            for s in self.slots:
-                self.tick(s, False)
+            # the frozen legacy chain knows no reduce-only flatten: a book limit pulls it instead
+            pulled = halted or op or (book != 0 and self.legacy)
+            if pulled != self.pulled[s] or book_moved:
+                self.pulled[s] = pulled
+                changed.append(s)
+        for s in changed:
+            self.engine.gate.invalidate(s)
+            self.tick(s, False)
+        control.set_halt_seen(self.proc_slot, halted and control.halt_all)
         self._report_mismatches()
 
     def _report_mismatches(self) -> None:
