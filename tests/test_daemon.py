@@ -279,3 +279,25 @@ def test_a_second_sigint_forces_the_stop(tmp_path, instance_name):
         assert "SIGINT again: forcing the stop" in d.log()
         assert d.segments() == []
         assert wait_for(lambda: not any(pid_alive(p) for p in children), 10)
+
+
+def test_the_scoreboard_fits_the_arrival_intensity_and_the_workers_take_it(tmp_path, instance_name):
+    """GLFT on the synthetic feed: the scoreboard fits A and k from the trade ring, publishes them in
+    the fits table (status, /metrics), and every worker hands them to its spread stage."""
+    port = free_port()
+    glft = ("spread: {model: glft, fit_min_steps: 20, fit_step_ms: 50}\n"
+            "workers: {count: 2, busy_poll: false}\n")
+    with Daemon(tmp_path, instance_name, glft, duration=60, metrics_port=port) as d:
+        d.wait_ready()
+
+        def fitted() -> bool:
+            rows = d.status()["instruments"].values()
+            return all(r["arrival_fit"]["fitted"] for r in rows if r["md_updates"])
+        assert wait_for(fitted, 60), d.status()["instruments"]
+        assert wait_for(lambda: d.status()["workers"]["arrival_fits"] >= 2, 30)
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+        assert 'quotepipe_arrival_fitted{instrument="binance-usdm:ETHUSDT"} 1.0' in body
+        d.signal(signal.SIGTERM)
+        assert d.wait(90) == 0, d.log()
+    fits = [r["arrival_fit"] for r in d.summary()["instruments"].values()]
+    assert all(f["k_per_bps"] > 0 and f["a"] > 0 and f["trade_steps"] >= 20 for f in fits), fits

@@ -25,10 +25,13 @@ QUOTES_SHA256 = {
     # issue 20: the venue fills whole lots; the allocator keeps the mean weight at 1 and leaves
     # instruments without market data out of the normalisation; queue_edge measures how far up
     # its queue an order came (it was 0 or 1); the score is calibrated so that break-even is 0.5
-    "recordings": "d00771be2003191f60547c0082e5843984df30b5eb92322fbd453e21390d4339",
-    # issue 20: the allocator's mean-one rescale; the new queue_edge; the calibrated score
-    "synthetic": "dbbf66b63a9d55bcc4ad6ab9fc434333bc51a4541561ba8ccbbf3758e7bae505",
-    "synthetic_shadow_300k": "6178ba6a0ed0a20db51876468e03f9451df33d2450ac3b55fad70e34f93ee3a3",
+    # then: an order behind the touch of a book without visible depth (before the depth snapshot,
+    # L1-only, resyncing) shows its level as unseen and is kept instead of requeued (L1 churn)
+    "recordings": "afe7190dac2e463dc977f7c98bd687ae5a8f542ab1668bc7de709428fa705140",
+    # issue 20: the allocator's mean-one rescale; the new queue_edge; the calibrated score; then
+    # the unseen level behind the touch (the synthetic feed sends no depth: all of it is L1-only)
+    "synthetic": "cad217b13aaaba53418fd367f5b95552d188019bbb711aa7bed9fda07542f44a",
+    "synthetic_shadow_300k": "324f0a14f82f35ede8f87e59ea6b1efded5dc92651afaef313922f62617ba12b",
 }
 
 
@@ -162,3 +165,23 @@ def test_trades_without_a_price_change_no_fill(real_recordings, tmp_path):
     assert sha256(tmp_path / "d.jsonl") == sha256(tmp_path / "c.jsonl")
     assert f"{bad}:" in dirty_run.stderr and "missing required field `p`" in dirty_run.stderr
     assert "41 malformed lines skipped" in dirty_run.stdout
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["usdm_btcusdt.gz", "spot_ethusdt.gz"])
+def test_an_l1_only_book_does_not_churn(real_recordings, tmp_path, name):
+    """The same recording without its depth lines and snapshot: its intents used to be 2.9x
+    those with L2 (an order behind the touch requeued on every move of the target)."""
+    src = next(p for p in real_recordings if p.name == name)
+    lines = gzip.decompress(src.read_bytes()).decode().splitlines()
+    l1 = [line for line in lines if "@depth" not in line and "lastUpdateId" not in line]
+    assert len(l1) < len(lines)
+    l1_path = tmp_path / f"l1_{name}"
+    l1_path.write_bytes(gzip.compress(("\n".join(l1) + "\n").encode()))
+    runs = replay_procs([str(src), "--summary-json", str(tmp_path / "l2.json")],
+                        [str(l1_path), "--summary-json", str(tmp_path / "l1.json")])
+    assert all(r.returncode == 0 for r in runs), runs[1].stderr
+    l2_row, l1_row = (next(r for r in json.loads((tmp_path / f"{k}.json").read_text())["instruments"].values()
+                           if r["md_updates"]) for k in ("l2", "l1"))
+    assert l1_row["intents"] <= 1.25 * l2_row["intents"], (l1_row, l2_row)
+    assert l1_row["fills"] > 0

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from quotepipe.config import parse_config
 from quotepipe.domain.guards import Guard
-from quotepipe.domain.orders import BID, NEW, NONE, Action, Fill, OrderEnd
+from quotepipe.domain.instrument import instrument_specs
+from quotepipe.domain.orders import BID, NEW, NONE, UNSEEN, Action, Fill, OrderEnd
+from quotepipe.domain.snapshot import Snapshot
 from quotepipe.venue.paper import PaperVenue
 from quotepipe.venue.queue_models import ProbQueue, RiskAverseQueue
-from quotepipe.workers.dto import QuoteIntent
+from quotepipe.workers.dto import InventoryDecision, QuoteIntent, SpreadDecision, TickContext
+from quotepipe.workers.stages import fetch_md, queue_aware
 from tests.chain_helpers import INVERSE, LINEAR, T0, config
 
 MS = 1_000_000
@@ -290,3 +294,23 @@ def test_a_book_limit_flattens_every_position_with_reducing_fills_then_pulls():
         assert lots == 0 or spec.notional_usd(venue.bid[spec.slot], abs(lots) * spec.lot) < spec.min_notional
     assert [c["what"].split(" (")[0] for c in s["book_risk"]["changes"]] == ["book risk flatten",
                                                                              "book risk pulled"]
+
+
+def test_an_order_behind_the_touch_of_an_l1_only_book_shows_its_level_unseen_and_is_kept():
+    """Without depth the venue guesses the whole best level is ahead; that guess used to make
+    the queue rule requeue the order on every move of the target (2.9x the intents of L2)."""
+    v, _, _ = venue()
+    r = resting_bid(v, px=99.98, level=500.0)  # two ticks behind the best bid, no depth: unseen
+    assert r.level_qty == UNSEEN and r.queue_ahead == 500.0  # the guess stays for the queue model
+    cfg = config()
+    spec = instrument_specs(cfg)[0]
+    view = fetch_md(Snapshot(100.0, 500.0, 100.02, 5.0, 0.0, 0.0, 0, 0, 0, T0, 0, 2, 1, 1), T0 + 7 * MS)
+    sd = SpreadDecision(100.01, 100.01, 3.0, 0.0, 0.0, 0.0, 0, 0, 0.0)
+    inv = InventoryDecision(0.0, 100.01, 99.981, 1.0, 0.0, 0.0)
+    ctx = TickContext(T0 + 7 * MS, 0.0, 0.0, 1.0, 0, False, r, None)
+    assert queue_aware(view, sd, inv, ctx, spec, cfg.queue).bid_keep
+    seen = msgspec.structs.replace(r, level_qty=500.0)  # the same guess as if it were seen: requeued
+    ctx = TickContext(T0 + 7 * MS, 0.0, 0.0, 1.0, 0, False, seen, None)
+    assert not queue_aware(view, sd, inv, ctx, spec, cfg.queue).bid_keep
+    v.on_book(0, T0 + 8 * MS, 99.98, 7.0, 100.0, 5.0)  # the best comes down to our price: in view
+    assert v.resting(0, 0).level_qty == 7.0

@@ -212,6 +212,19 @@ class SpreadConfig(_Section, frozen=True, kw_only=True):
     horizon_s: Annotated[float, _f("avellaneda_stoikov: horizon in seconds", gt=0)] = 60.0
     glft_a: Annotated[float, _f("glft: order-arrival intensity A", gt=0)] = 1.0
     glft_k: Annotated[float, _f("glft: arrival decay k per bps", gt=0)] = 0.5
+    arrival_fit: Annotated[bool, Meta(description=(
+        "glft, avellaneda_stoikov: use A and k fitted online from the trades' distance from the mid "
+        "(the scoreboard), glft_a/glft_k/kappa until the fit has fit_min_steps steps with trades"))] = True
+    fit_step_ms: Annotated[float, _f("arrival fit: one observation step (its deepest trade), ms",
+                                     gt=0)] = 100.0
+    fit_window_s: Annotated[float, _f("arrival fit: time constant of its exponential forgetting, s",
+                                      gt=0)] = 600.0
+    fit_min_steps: Annotated[int, Meta(ge=3, description=(
+        "arrival fit: steps with trades before it is used"))] = 300
+
+    def fitted_arrival(self) -> bool:
+        """Whether the model reads A and k and takes them from the online fit."""
+        return self.arrival_fit and self.model in ("glft", "avellaneda_stoikov")
 
 
 class GuardsConfig(_Section, frozen=True, kw_only=True):

@@ -26,6 +26,7 @@ from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed
 from quotepipe.marketdata.messages import BookTickerEvent, TradeEvent
 from quotepipe.scoreboard.allocator import Allocator
+from quotepipe.scoreboard.arrival import REFIT_NS, ArrivalFits
 from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
@@ -74,6 +75,9 @@ class Replay:
         self.events = 0
         self.wall_s = 0.0
         self.risk = BookRisk(cfg.risk)
+        #: the scoreboard's order-arrival fit, when the spread model takes A and k from it
+        self.fits = ArrivalFits(cfg.spread, [i.tick_size for i in cfg.instruments]) \
+            if cfg.spread.fitted_arrival() else None
         self.risk_log: list[tuple[int, str]] = []  #: (event time, what the book risk became)
         modes = shard_modes(cfg)
         shard = self.engine.shards.shard
@@ -103,6 +107,8 @@ class Replay:
         venue_version = venue.version
         risk, use_risk, next_risk = self.risk, self.risk.enabled, 0
         book_flags, legacy_slot = 0, self.legacy_slot
+        fits, next_fit = self.fits, 0
+        md_seq = books.md_seq
         t0 = time.perf_counter()
         next_progress = t0 + 1.0
         events = 0
@@ -123,6 +129,16 @@ class Replay:
                 mid = (bid + ask) * 0.5
                 if 0 < markout_due[i] <= now and 0.0 < bid < ask:
                     on_mid(i, now, mid)
+                if fits is not None:
+                    if type(ev) is TradeEvent:
+                        fits.on_trade(i, now, ev.price, -1 if ev.buyer_maker else 1)
+                    elif 0.0 < bid < ask:
+                        fits.on_mid(i, now, mid)
+                    if now >= next_fit:
+                        next_fit = now + REFIT_NS
+                        for s in range(len(md_seq)):
+                            if md_seq[s]:
+                                self.engine.set_arrival(s, fits.fitted(s, now))
                 if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board, books.md_seq):
                     weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
                 if use_risk and now >= next_risk:
@@ -158,7 +174,7 @@ class Replay:
 
     def summary(self) -> dict[str, Any]:
         venue, board, alloc = self.venue, self.board, self.allocator
-        instruments = {}
+        instruments: dict[str, dict[str, Any]] = {}
         total = 0.0
         for i, iid in enumerate(self.ids):
             pnl = venue.pnl_usd(i)
@@ -176,6 +192,11 @@ class Replay:
                 "blacklisted": bool(int(alloc.flags[i]) & FLAG_BLACKLISTED),
                 "rejects": venue.rejects[i], "blacklists": alloc.blacklists[i],
             }
+            if self.fits is not None:
+                f = self.fits.fits[i].fit
+                instruments[iid]["arrival_fit"] = {
+                    "a": round(f.a, 6), "k_per_bps": round(f.k, 6), "sigma_bps": round(f.sigma_bps, 4),
+                    "r2": round(f.r2, 4), "trade_steps": f.trade_steps, "fitted": f.fitted}
         summary = self.stats.summary((50, 95, 99))
         stages = {name: {k: round(v, 3) for k, v in summary[name].items() if k != "count"}
                   for name in TIMED if summary[name]["count"]}

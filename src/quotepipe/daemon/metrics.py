@@ -204,6 +204,16 @@ class QuotepipeCollector:
             halted.add_metric([iid], float(row["operator_halted"]))
         yield blk
         yield halted
+        fits = [GaugeMetricFamily(f"quotepipe_arrival_{name}", doc, labels=["instrument"]) for name, doc in (
+            ("a", "Fitted order-arrival intensity A at the mid, per spread.vol_interval_ms"),
+            ("k_per_bps", "Fitted decay of the order-arrival intensity per bps from the mid"),
+            ("sigma_bps", "Scoreboard's sigma of mid returns per spread.vol_interval_ms, bps"),
+            ("fitted", "1 once the arrival fit is ready (and used by glft/avellaneda_stoikov)"))]
+        for iid, row in s["instruments"].items():
+            f = row["arrival_fit"]
+            for g, v in zip(fits, (f["a"], f["k_per_bps"], f["sigma_bps"], f["fitted"]), strict=True):
+                g.add_metric([iid], float("nan") if v is None else float(v))
+        yield from fits
         for field in PER_INSTRUMENT_COUNTERS:
             c = CounterMetricFamily(f"quotepipe_instrument_{field}", f"Per instrument: {field}",
                                     labels=["instrument"])

@@ -49,6 +49,7 @@ class InstanceView:
         self.weights = shm.weights()
         self.venue = shm.venue_table()
         self.scores = shm.scores()
+        self.fits = shm.fits()
         self.counts = shm.counts()
         self.md_stats = shm.stats("stats.md", MD_STATS, writable=False)
         self.venue_stats = shm.stats("stats.venue", VENUE_STATS, writable=False)
@@ -77,6 +78,7 @@ class InstanceView:
             mid = (snap[0] + snap[2]) * 0.5 if snap and snap[0] > 0 and snap[2] > 0 else float("nan")
             row = self.venue.read(i)
             sc = self.scores.read(i)
+            fit = self.fits.read(i)
             pos = row.position if row else 0.0
             pnl = pnl_usd(self.specs[i], row.cash, pos, mid) if row and math.isfinite(mid) else 0.0
             total += pnl
@@ -97,6 +99,8 @@ class InstanceView:
                 "rejects": row.rejects if row else 0,
                 "stop_cancels": row.stop_cancels if row else 0,
                 "operator_halted": op_all or op_shards[self.shard_of[i]] or op_slots[i],
+                "arrival_fit": {"a": _r(fit.a, 6), "k_per_bps": _r(fit.k, 6), "sigma_bps": _r(fit.sigma_bps),
+                                "r2": _r(fit.r2), "trade_steps": fit.trade_steps, "fitted": bool(fit.fitted)},
             }
         wsum, hists = self.worker_totals()
         stages = {}
@@ -151,12 +155,12 @@ class InstanceView:
                 *((f"worker {k}", f"md.{k}", w.counter("ring_lost"))
                   for k, w in enumerate(self.worker_stats)),
                 ("venue", "intents+md+trades", vc["ring_lost"]),
-                ("scoreboard", "venue_events", bc["ring_lost"])],
+                ("scoreboard", "venue_events+trades", bc["ring_lost"])],
             "deadline_misses": wsum["deadline_misses"],
             "shadow_mismatches": wsum["shadow_mismatches"],
             "workers": {k: wsum[k] for k in ("ticks", "intents", "shadow_mismatches", "coalesced",
                                              "timer_ticks", "guard_pull", "reason_halted",
-                                             "reason_stale", "action_cancel")},
+                                             "reason_stale", "action_cancel", "arrival_fits")},
             "market_data": {**self.md_stats.copy()["counters"],
                             "feed_done": bool(self.md_stats.gauge("feed_done"))},
             "venue": {**vc, "open_orders": int(self.venue_stats.gauge("open_orders"))},

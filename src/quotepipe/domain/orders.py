@@ -40,8 +40,14 @@ class RestingOrder(msgspec.Struct, frozen=True):
     price: float
     qty: float           #: quantity left
     queue_ahead: float   #: estimated quantity ahead of us at our price
-    level_qty: float     #: quantity at our level when we last looked (us excluded)
+    level_qty: float     #: quantity at our level when we last looked (us excluded); UNSEEN when
+    #: the venue cannot see the level (an L1-only book, behind the touch)
     placed_ns: int       #: event time it started resting
+
+
+#: ``RestingOrder.level_qty`` of a level nobody can see: requeueing there gains nothing we can know,
+#: so the queue rule keeps such an order (a level "no longer than max_join_queue")
+UNSEEN = -1.0
 
 
 class Fill(msgspec.Struct, frozen=True):

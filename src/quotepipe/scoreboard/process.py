@@ -1,7 +1,10 @@
-"""The scoreboard process: fills and mids in, metrics and allocator weights out.
+"""The scoreboard process: fills, trades and mids in; metrics, allocator
+weights and arrival fits out.
 
 Runs niced (low priority) and unpinned. It consumes the venue-events ring
-(fills and ended orders) and samples every instrument's mid from the snapshot
+(fills and ended orders) and the trade ring (every market trade, for the
+order-arrival fit of ``scoreboard.arrival``, published to the fits table every
+``arrival.REFIT_NS``), and samples every instrument's mid from the snapshot
 table every ``MID_SAMPLE_NS`` (markouts are seconds long; a 10 ms sample is
 plenty), runs the same ``Scoreboard`` and ``Allocator`` code as replay on event
 time, publishes weights to the weights array when they change, and the
@@ -22,8 +25,10 @@ from quotepipe.domain.snapshot import ASK_PX, BID_PX, PUBLISH_NS, RECV_NS
 from quotepipe.runtime.child import DRAIN_MAX, ChildProcess
 from quotepipe.scoreboard import checkpoint
 from quotepipe.scoreboard.allocator import Allocator
+from quotepipe.scoreboard.arrival import REFIT_NS, ArrivalFits
 from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.catalog import SCOREBOARD_STATS, VENUE_EVENT_FILL, Attached
+from quotepipe.shm.fits import FitRow
 from quotepipe.shm.scores import ScoreRow
 
 log = logging.getLogger(__name__)
@@ -45,13 +50,16 @@ class ScoreboardProcess(ChildProcess):
         self.checkpoint = shm.scoreboard_state(writable=True)
         # the first scoreboard reads every fill; a restarted one reads on from its checkpoint
         self.events = shm.venue_event_reader(from_start=not restarted)
+        self.trades = shm.trade_ring_reader()
+        self.fits_table = shm.fits(writable=True)
         self.n = len(cfg.instruments)
         self.ids = [i.id for i in cfg.instruments]
         self.board = Scoreboard(cfg.symbol_scoreboard, self.n)
         self.allocator = Allocator(cfg.dynamic_allocator, cfg.symbol_scoreboard, self.n)
         self.rate = 1.0
-        self.counts = dict.fromkeys(("fills", "order_ends", "mids", "allocations", "weight_publications",
-                                     "checkpoints", "checkpoint_skips"), 0)
+        self.fits = ArrivalFits(cfg.spread, [i.tick_size for i in cfg.instruments])
+        self.counts = dict.fromkeys(("fills", "order_ends", "mids", "trades", "fits", "allocations",
+                                     "weight_publications", "checkpoints", "checkpoint_skips"), 0)
         self.event_now = 0
         self.live = [0] * self.n  #: instruments seen with market data
         self._configure(cfg)
@@ -88,6 +96,7 @@ class ScoreboardProcess(ChildProcess):
         self.cfg = cfg
         self.rate = event_rate(cfg.feed.speed)
         self.board.reconfigure(cfg.symbol_scoreboard)
+        self.fits.configure(cfg.spread)
         self.allocator.reconfigure(cfg.dynamic_allocator, cfg.symbol_scoreboard)
         if not cfg.dynamic_allocator.enabled:
             self._publish_weights()
@@ -109,6 +118,27 @@ class ScoreboardProcess(ChildProcess):
                 rec = self.events.poll()
         return n
 
+    def _drain_trades(self) -> int:
+        on_trade = self.fits.on_trade
+        rec = self.trades.poll()
+        n = 0
+        while rec is not None and n < DRAIN_MAX:
+            slot, price, _, side, _, recv_ns = rec
+            on_trade(slot, recv_ns, price, side)
+            n += 1
+            if n < DRAIN_MAX:
+                rec = self.trades.poll()
+        self.counts["trades"] += n
+        return n
+
+    def _publish_fits(self) -> None:
+        if self.event_now == 0:
+            return
+        for slot in range(self.n):
+            if self.live[slot]:
+                self.fits_table.write(slot, FitRow(*self.fits.refit(slot, self.event_now).as_tuple()))
+        self.counts["fits"] += 1
+
     def _sample_mids(self) -> None:
         mono = time.monotonic_ns()
         for slot in range(self.n):
@@ -121,7 +151,9 @@ class ScoreboardProcess(ChildProcess):
             if now > self.event_now:
                 self.event_now = now
             if 0.0 < bid < ask:
-                self.board.on_mid(slot, now, (bid + ask) * 0.5)
+                mid = (bid + ask) * 0.5
+                self.board.on_mid(slot, now, mid)
+                self.fits.on_mid(slot, now, mid)
                 self.counts["mids"] += 1
 
     def _allocate(self) -> None:
@@ -150,7 +182,7 @@ class ScoreboardProcess(ChildProcess):
     def publish_counters(self) -> None:
         totals = self.totals
         totals.publish_all(self.counts)
-        totals.publish("ring_lost", self.events.lost)
+        totals.publish("ring_lost", self.events.lost + self.trades.lost)
         totals.publish("seqlock_give_ups", self.snapshots.give_ups + self.weights.give_ups)
         self.stats.set_gauge("event_time_s", self.event_now / 1e9)
 
@@ -165,14 +197,17 @@ class ScoreboardProcess(ChildProcess):
     def run(self) -> int:
         self.start()
         clock = time.monotonic_ns
-        next_mid = next_scores = 0
+        next_mid = next_scores = next_fit = 0
         while True:
-            work = self._drain_events()
+            work = self._drain_events() + self._drain_trades()
             now = clock()
             if now >= next_mid:
                 next_mid = now + MID_SAMPLE_NS
                 self._sample_mids()
                 self._allocate()
+            if now >= next_fit:
+                next_fit = now + REFIT_NS
+                self._publish_fits()
             if now >= next_scores:
                 next_scores = now + SCORES_NS
                 self._publish_scores()

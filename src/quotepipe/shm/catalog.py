@@ -16,6 +16,7 @@ from quotepipe.shm.blob import Blob
 from quotepipe.shm.config_block import ConfigBlock
 from quotepipe.shm.control import ControlBlock
 from quotepipe.shm.counts import InstrumentCounts
+from quotepipe.shm.fits import FitTable
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
 from quotepipe.shm.risk import RiskTable
 from quotepipe.shm.scores import ScoreTable
@@ -79,7 +80,7 @@ INTENT_FIELDS = ("slot", "t_ns", "bid_action", "bid_px", "bid_qty", "ask_action"
 WORKER_STATS = StatsSchema(
     histograms=(*TIMED, "md_to_intent"),
     counters=("ticks", "timer_ticks", "intents", "coalesced", "deadline_misses", "shadow_mismatches",
-              "ring_lost", "seqlock_give_ups", *(f"shadow_{f}" for f in INTENT_FIELDS),
+              "arrival_fits", "ring_lost", "seqlock_give_ups", *(f"shadow_{f}" for f in INTENT_FIELDS),
               *(f"action_{a.name.lower()}" for a in Action if a != Action.NONE),
               *(f"guard_{g.name.lower()}" for g in Guard), *(f"reason_{n}" for n in Reason.NAMES),
               *CHILD_COUNTERS),
@@ -93,8 +94,8 @@ VENUE_STATS = StatsSchema(
 )
 
 SCOREBOARD_STATS = StatsSchema(
-    counters=("fills", "order_ends", "mids", "allocations", "weight_publications", "checkpoints",
-              "checkpoint_skips", "ring_lost", "seqlock_give_ups", *CHILD_COUNTERS),
+    counters=("fills", "order_ends", "mids", "trades", "fits", "allocations", "weight_publications",
+              "checkpoints", "checkpoint_skips", "ring_lost", "seqlock_give_ups", *CHILD_COUNTERS),
     gauges=("event_time_s", *CHILD_GAUGES),
 )
 
@@ -131,6 +132,7 @@ def create_instance_segments(cfg: Config, segs: SegmentSet) -> None:
     WeightsArray.create(segs, n)
     VenueTable.create(segs, n)
     ScoreTable.create(segs, n)
+    FitTable.create(segs, n)
     InstrumentCounts.create(segs, n)
     RiskTable.create(segs, 1)
     segs.create(SCOREBOARD_STATE, Blob.size(SCOREBOARD_STATE_CAPACITY), SCOREBOARD_STATE_LAYOUT)
@@ -173,6 +175,9 @@ class Attached:
 
     def scores(self, writable: bool = False) -> ScoreTable:
         return ScoreTable.attach(self.name(ScoreTable.SEGMENT), self.n, writable)
+
+    def fits(self, writable: bool = False) -> FitTable:
+        return FitTable.attach(self.name(FitTable.SEGMENT), self.n, writable)
 
     def scoreboard_state(self, writable: bool = False) -> Blob:
         return Blob(Segment.attach(self.name(SCOREBOARD_STATE), SCOREBOARD_STATE_LAYOUT, writable),

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from quotepipe.config import Config
 from quotepipe.domain.instrument import instrument_specs, pnl_usd
-from quotepipe.domain.orders import ASK, BID, CANCEL, KEEP, NONE, Action, Fill, OrderEnd, RestingOrder
+from quotepipe.domain.orders import ASK, BID, CANCEL, KEEP, NONE, UNSEEN, Action, Fill, OrderEnd, RestingOrder
 from quotepipe.venue.queue_models import queue_model
 from quotepipe.workers.dto import QuoteIntent
 
@@ -48,7 +48,7 @@ class LevelDepth(Protocol):
 
 class _Order:
     __slots__ = ("oid", "slot", "side", "price", "tick", "qty", "lots", "left", "placed_ns", "active_at",
-                 "cancel_at", "resting", "ahead", "ahead0", "level", "deep", "traded", "view")
+                 "cancel_at", "resting", "ahead", "ahead0", "level", "deep", "unseen", "traded", "view")
 
     def __init__(self, oid: int, slot: int, side: int, price: float, tick: int, lots: int, lot: float,
                  now: int, active_at: int) -> None:
@@ -67,6 +67,7 @@ class _Order:
         self.ahead = 0.0
         self.level = 0.0
         self.deep = False         # ``level`` was read off the depth, behind the best price
+        self.unseen = False       # its level is not visible (L1-only, behind the touch): a guess
         self.traded = 0.0         # traded at our level since the last book look
         self.ahead0 = 0.0         # the queue ahead when it joined its level
         self.view: RestingOrder | None = None  # cached DTO for the chain
@@ -212,6 +213,10 @@ class PaperVenue:
                 level = self._look(o, depth)
                 if level is None:
                     continue
+                if o.unseen:  # its level came into view
+                    o.unseen = False
+                    o.view = None
+                    self.version[slot] += 1
             if level == o.level and o.traded == 0.0:
                 continue  # nothing moved at our level
             ahead = model.advance(o.ahead, o.level, level, o.traded)
@@ -279,6 +284,7 @@ class PaperVenue:
             return False
         o.resting = True
         level = self._look(o, depth)
+        o.unseen = level is None
         if level is None:  # not visible: assume the whole best level is ahead of us
             level = self.bid_qty[slot] if o.side > 0 else self.ask_qty[slot]
         o.ahead = o.level = o.ahead0 = level
@@ -362,7 +368,8 @@ class PaperVenue:
         v = o.view
         if v is None:
             left = round(o.left * self.lot[slot], self.specs[slot].lot_digits)
-            v = o.view = RestingOrder(o.oid, o.price, left, o.ahead, o.level, o.placed_ns)
+            v = o.view = RestingOrder(o.oid, o.price, left, o.ahead, UNSEEN if o.unseen else o.level,
+                                      o.placed_ns)
         return v
 
     def pnl_usd(self, slot: int, mid: float | None = None) -> float:

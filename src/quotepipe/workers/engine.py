@@ -75,6 +75,7 @@ class TickEngine:
         self.outcomes = [0] * (len(Guard) << 6)
         self.reason_masks: dict[int, int] = {}
         self.record: list[TickInput] | None = None  # set to a list to keep every tick's inputs
+        self.arrival: list[tuple[float, float] | None] = [None] * n
         self.configure(cfg, modes)
 
     # ---------------------------------------------------------------- config
@@ -92,10 +93,20 @@ class TickEngine:
             if mode in self.runners:
                 self.runners[mode].configure(cfg)
             else:
-                self.runners[mode] = make_runner(mode, cfg, self._sink, self.stats, self.shadow)
+                runner = self.runners[mode] = make_runner(mode, cfg, self._sink, self.stats, self.shadow)
+                for slot, fit in enumerate(self.arrival):
+                    if fit is not None:
+                        runner.set_arrival(slot, fit)
         for s in self.slots:
             self.runner_of[s] = self.runners[modes[self.shards.shard[s]]]
             self.gate.invalidate(s)
+
+    def set_arrival(self, slot: int, fit: tuple[float, float] | None) -> None:
+        """The order-arrival intensity (A, k) fitted for ``slot`` (None: the config's), kept by
+        every runner, so that a mode change keeps it too."""
+        self.arrival[slot] = fit
+        for r in self.runners.values():
+            r.set_arrival(slot, fit)
 
     def invalidate(self) -> None:
         """Make every slot tick on its next look (an input outside the gate changed: a halt)."""

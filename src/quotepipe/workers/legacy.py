@@ -263,6 +263,10 @@ class LegacyRunner:
         self.times.flush()  # a reload keeps the timings taken so far
         self.times.deadline_ns = int(cfg.stage_budgets.deadline_us * 1000)
 
+    def set_arrival(self, slot: int, fit: tuple[float, float] | None) -> None:
+        """The frozen reference does not grow: it keeps the config's A and k (shadow shows the
+        fit as differences)."""
+
     def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:
         t0 = perf_counter_ns()
         intent = self.loop.on_tick(slot, snap, ctx)

@@ -30,6 +30,8 @@ class PipelineRunner:
         self.sink = sink
         self.stats = stats or StatsBlock.local(WORKER_STATS)
         self.states: list[InstrumentState] = [InstrumentState() for _ in cfg.instruments]
+        #: per slot, the arrival intensity (A, k) fitted online (``scoreboard.arrival``), if any
+        self.arrival: list[tuple[float, float] | None] = [None] * len(cfg.instruments)
         self.times = StageTimes(self.stats)
         self.configure(cfg)
 
@@ -39,6 +41,9 @@ class PipelineRunner:
         cfg = candidate_config(cfg)
         self.specs: list[InstrumentSpec] = instrument_specs(cfg)
         self.spread_cfg = cfg.spread
+        self.spread_cfgs = [cfg.spread] * len(self.specs)  #: per slot: the section, with fitted A, k
+        for slot, fit in enumerate(self.arrival):
+            self.set_arrival(slot, fit)
         self.guards_cfg = cfg.guards
         self.inventory_cfg = cfg.inventory
         self.queue_cfg = cfg.queue
@@ -46,14 +51,26 @@ class PipelineRunner:
         self.times.deadline_ns = int(cfg.stage_budgets.deadline_us * 1000)
         self.states = [msgspec.structs.replace(s, killed=False) if s.killed else s for s in self.states]
 
+    def set_arrival(self, slot: int, fit: tuple[float, float] | None) -> None:
+        """The arrival intensity (A, k per bps) fitted for ``slot``, or None: the config's values.
+        The spread stage reads it from the slot's own copy of its section (nothing per tick)."""
+        self.arrival[slot] = fit
+        base = self.spread_cfg
+        if fit is None or not base.fitted_arrival():
+            self.spread_cfgs[slot] = base
+        else:
+            a, k = fit
+            self.spread_cfgs[slot] = msgspec.structs.replace(base, glft_a=a, glft_k=k, kappa=k)
+
     def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:
         spec = self.specs[slot]
+        spread_cfg = self.spread_cfgs[slot]
         state = self.states[slot]
         now = ctx.now_ns
         t0 = perf_counter_ns()
         view = fetch_md(snap, now)
         t1 = perf_counter_ns()
-        sd = spread(view, state, now, self.spread_cfg)
+        sd = spread(view, state, now, spread_cfg)
         t2 = perf_counter_ns()
         gd = guards(view, sd, state, ctx, spec, self.guards_cfg)
         t3 = perf_counter_ns()

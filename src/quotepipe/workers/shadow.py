@@ -136,6 +136,10 @@ class ShadowRunner:
         self.pipeline.configure(cfg)
         self.legacy.configure(cfg)
 
+    def set_arrival(self, slot: int, fit: tuple[float, float] | None) -> None:
+        self.pipeline.set_arrival(slot, fit)
+        self.legacy.set_arrival(slot, fit)
+
     @property
     def times(self):  # noqa: ANN201 - the pipeline's StageTimes
         return self.pipeline.times

@@ -13,8 +13,9 @@ re-runs every instrument through the engine's gate, so that stale data trips
 the stale guard.
 
 Housekeeping (``runtime.child``) runs from the busy loop as well as when idle:
-a worker under sustained load still beats, follows halts and reloads, and
-publishes its counters; overload shows as coalesced updates and ring overruns.
+a worker under sustained load still beats, follows halts and reloads, takes
+the scoreboard's arrival fits (``shm.fits``) into its pipeline's spread stage,
+and publishes its counters; overload shows as coalesced updates and ring overruns.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class Worker(ChildProcess):
         self.halted = False       #: the shard (or the whole instance) is halted by the supervisor
         self.operator_halted = [False] * n  #: per slot: halted by the operator (quotepipe halt)
         self.risk = shm.risk()
+        self.fits = shm.fits()
+        self.fits_seen = [0] * n  #: per slot, the fits table's sequence last taken
+        self.fits_taken = 0       #: fitted rows handed to the engine
         self.book_flags = 0       #: the book-risk state's Guards flags (domain.risk)
         #: per slot, what the tick hands the chain as "halted": derived on each housekeeping turn
         #: from the three above (and a book limit on a legacy shard, which knows no flatten)
@@ -237,8 +241,21 @@ class Worker(ChildProcess):
         for s in changed:
             self.engine.gate.invalidate(s)
             self.tick(s, False)
+        self._take_fits()
         control.set_halt_seen(self.proc_slot, halted and control.halt_all)
         self._report_mismatches()
+
+    def _take_fits(self) -> None:
+        """The scoreboard's arrival fits of this shard's instruments, where a row moved."""
+        fits, seen = self.fits, self.fits_seen
+        for s in self.slots:
+            seq = fits.sequence(s)
+            if seq != seen[s] and not seq & 1:
+                row = fits.read(s)
+                seen[s] = seq
+                if row.fitted:
+                    self.fits_taken += 1
+                self.engine.set_arrival(s, (row.a, row.k) if row.fitted else None)
 
     def _report_mismatches(self) -> None:
         """Shadow mismatches kept since the last turn: logged once each, and appended to the
@@ -276,6 +293,7 @@ class Worker(ChildProcess):
         totals.publish_all(engine.counter_totals())
         totals.publish("timer_ticks", sum(self.timer_ticks))
         totals.publish("coalesced", self.coalesced)
+        totals.publish("arrival_fits", self.fits_taken)
         totals.publish("ring_lost", self.reader.lost)
         totals.publish("seqlock_give_ups", self.table.give_ups + self.venue.table.give_ups
                        + self.weights.give_ups)
