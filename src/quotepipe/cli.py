@@ -8,6 +8,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from quotepipe.config import (
     INSTANCE_NAME,
@@ -65,6 +66,25 @@ def writable_file(option: str, path: str) -> None:
         raise UsageError(f"{option}: folder {folder} does not exist")
     if not os.access(path if os.path.exists(path) else folder, os.W_OK):
         raise UsageError(f"{option}: {path} cannot be written (permission denied)")
+
+
+def writable_dir(option: str, path: str) -> Path:
+    """A folder to write into, made if absent (its parent must exist); refused with exit 2."""
+    import os
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{option}: {path} exists and is not a folder")
+    if not p.exists():
+        parent = p.resolve().parent
+        if not parent.is_dir():
+            raise UsageError(f"{option}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise UsageError(f"{option}: cannot create {path} (permission denied)")
+        p.mkdir()
+    elif not os.access(p, os.W_OK):
+        raise UsageError(f"{option}: {path} cannot be written (permission denied)")
+    return p
 
 
 def write_json(path: str, data: object) -> None:
@@ -136,18 +156,46 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for option, path in (("--quotes-out", args.quotes_out), ("--summary-json", args.summary_json)):
         if path:
             writable_file(option, path)
+    if not args.interval > 0:
+        raise UsageError(f"--interval: expected seconds > 0, got {args.interval}")
+    out = writable_dir("--out", args.out) if args.out else None
     with contextlib.ExitStack() as stack:
         quotes = stack.enter_context(open(args.quotes_out, "wb")) if args.quotes_out else None
         try:
             replay = Replay(cfg, args.paths or None, allocator=not args.no_allocator, quotes_out=quotes,
-                            limit=args.events, progress=sys.stderr.isatty())
+                            limit=args.events, progress=sys.stderr.isatty() and not args.json,
+                            out=out, interval_s=args.interval)
             summary = replay.run()
         except (UnknownInstrument, UnusableRecording) as exc:
             print(f"quotepipe: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-    print(format_summary(summary))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_summary(summary))
+        if out is not None:
+            print(f"run directory: {out} ({', '.join(summary['run']['files'])})")
     if args.summary_json:
         write_json(args.summary_json, summary)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from quotepipe.results.report import NotARunDirectory, make_report
+
+    dirs = [Path(d) for d in args.dirs]
+    if len({d.resolve() for d in dirs}) != len(dirs):
+        raise UsageError("report: the same run directory is given twice")
+    out = writable_dir("--out", args.out or str(dirs[0] / "report" if len(dirs) == 1 else "report"))
+    try:
+        files = make_report(dirs, out)
+    except NotARunDirectory as exc:
+        print(f"quotepipe: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps({"files": [str(f) for f in files]}, indent=2))
+    else:
+        print(f"report: {out / 'report.html'} ({len(files) - 1} plots)")
     return EXIT_OK
 
 
@@ -527,7 +575,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-allocator", action="store_true", help="keep every weight at 1")
     p.add_argument("--events", type=int, default=None, metavar="N",
                    help="stop after N events (synthetic default: 1,000,000)")
+    p.add_argument("--out", metavar="DIR", help=(
+        "write a run directory: summary.json (with figures), fills.csv, quotes.jsonl, timeseries.csv, "
+        "equity.csv, latency.json; `quotepipe report DIR` plots it"))
+    p.add_argument("--interval", type=float, default=1.0, metavar="S",
+                   help="--out: sample the book every S seconds of event time (default 1)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("report", help="plots of run directories (`replay --out`): PNGs and one HTML page, "
+                       "runs side by side")
+    p.add_argument("dirs", nargs="+", metavar="DIR",
+                   help="run directories written by `quotepipe replay --out`")
+    p.add_argument("-o", "--out", metavar="DIR",
+                   help="where the report goes (default: DIR/report for one run, ./report for several)")
+    p.add_argument("--json", action="store_true", help="print the files written as JSON")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("run", help="the daemon: market data, workers, paper venue and scoreboard as "
                        "supervised processes over shared memory, in the foreground")

@@ -19,12 +19,14 @@ import msgspec
 
 from quotepipe.config import Config, shard_modes
 from quotepipe.domain.guards import FLAG_BLACKLISTED
+from quotepipe.domain.orders import CANCEL, NONE, Fill, OrderEnd
 from quotepipe.domain.risk import REASONS, STATES, BookRisk
 from quotepipe.domain.shards import ShardMap
 from quotepipe.domain.stages import TIMED
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed
 from quotepipe.marketdata.messages import BookTickerEvent, TradeEvent
+from quotepipe.results.rundir import RunRecorder
 from quotepipe.scoreboard.allocator import Allocator
 from quotepipe.scoreboard.arrival import REFIT_NS, ArrivalFits
 from quotepipe.scoreboard.metrics import Scoreboard
@@ -54,9 +56,13 @@ class QuoteLine(msgspec.Struct, frozen=True):
 class Replay:
     def __init__(self, cfg: Config, paths: Sequence[str | Path] | None = None,
                  allocator: bool = True, quotes_out: IO[bytes] | None = None,
-                 limit: int | None = None, progress: bool = False) -> None:
+                 limit: int | None = None, progress: bool = False, out: Path | None = None,
+                 interval_s: float = 1.0) -> None:
+        """``out``: write a run directory there (``results.rundir``), the book sampled every
+        ``interval_s`` of event time."""
         self.cfg = cfg
-        self.feed = Feed(cfg, [str(p) for p in paths] if paths else None)
+        self.inputs = [str(p) for p in paths] if paths else []
+        self.feed = Feed(cfg, self.inputs or None)
         synthetic = self.feed.kind != "replay"
         self.limit = limit if limit is not None else (SYNTHETIC_EVENTS if synthetic else None)
         self.ids = [i.id for i in cfg.instruments]
@@ -66,8 +72,13 @@ class Replay:
         self.board = Scoreboard(cfg.symbol_scoreboard, n)
         self.allocator = Allocator(cfg.dynamic_allocator, cfg.symbol_scoreboard, n)
         self.use_allocator = allocator and cfg.dynamic_allocator.enabled
-        self.venue = PaperVenue(cfg, self.board.on_fill, self.board.on_order_end)
-        self.quotes_out = quotes_out
+        self.recorder = RunRecorder(out, cfg, interval_s) if out is not None else None
+        if self.recorder is None:
+            self.venue = PaperVenue(cfg, self.board.on_fill, self.board.on_order_end)
+        else:
+            self.venue = PaperVenue(cfg, self._on_fill, self._on_order_end)
+        #: where the acting intents' lines go: --quotes-out, and the run directory's quotes.jsonl
+        self.quote_files = [f for f in (quotes_out, self.recorder.quotes if self.recorder else None) if f]
         self._encoder = msgspec.json.Encoder()
         self.progress = progress
         self.engine = TickEngine(cfg, ShardMap.of(cfg), shard_modes(cfg), self.venue, self._submit,
@@ -84,15 +95,28 @@ class Replay:
         #: per slot: the frozen legacy chain knows no reduce-only flatten, a book limit pulls it
         self.legacy_slot = [modes[shard[i]] == "legacy" for i in range(n)]
 
+    def _on_fill(self, fill: Fill) -> None:
+        self.board.on_fill(fill)
+        self.recorder.on_fill(fill)  # type: ignore[union-attr]
+
+    def _on_order_end(self, end: OrderEnd) -> None:
+        self.board.on_order_end(end)
+        self.recorder.on_order_end(end)  # type: ignore[union-attr]
+
     def _submit(self, intent: QuoteIntent) -> None:
-        """An intent that acts: to the venue, and to ``--quotes-out``."""
+        """An intent that acts: to the venue, to ``--quotes-out`` and the run directory."""
         self.venue.submit(intent)
-        if self.quotes_out is not None:
-            self.quotes_out.write(self._encoder.encode(QuoteLine(
+        if self.quote_files:
+            line = self._encoder.encode(QuoteLine(
                 intent.t_ns, self.ids[intent.slot], (intent.bid_action.name, intent.bid_px, intent.bid_qty),
                 (intent.ask_action.name, intent.ask_px, intent.ask_qty), intent.weight,
-                intent.guard.name)))
-            self.quotes_out.write(b"\n")
+                intent.guard.name)) + b"\n"
+            for f in self.quote_files:
+                f.write(line)
+        if self.recorder is not None:
+            quoting = (intent.bid_action != NONE and intent.bid_action != CANCEL
+                       or intent.ask_action != NONE and intent.ask_action != CANCEL)
+            self.recorder.on_intent(intent.slot, intent.t_ns, intent.guard, intent.reasons, quoting)
 
     def run(self) -> dict[str, Any]:
         books, venue, board, alloc = self.books, self.venue, self.board, self.allocator
@@ -109,6 +133,9 @@ class Replay:
         book_flags, legacy_slot = 0, self.legacy_slot
         fits, next_fit = self.fits, 0
         md_seq = books.md_seq
+        rec = self.recorder
+        rec_due = rec.due if rec is not None else []
+        now = 0
         t0 = time.perf_counter()
         next_progress = t0 + 1.0
         events = 0
@@ -129,6 +156,11 @@ class Replay:
                 mid = (bid + ask) * 0.5
                 if 0 < markout_due[i] <= now and 0.0 < bid < ask:
                     on_mid(i, now, mid)
+                if rec is not None:
+                    if 0 < rec_due[i] <= now and 0.0 < bid < ask:
+                        rec.on_mid(i, now, mid)
+                    if now >= rec.next_sample:
+                        self._sample(now)
                 if fits is not None:
                     if type(ev) is TradeEvent:
                         fits.on_trade(i, now, ev.price, -1 if ev.buyer_maker else 1)
@@ -164,12 +196,33 @@ class Replay:
             append_report(self.cfg.pipeline.shadow_report, self.engine.shadow.unreported())
         if self.progress:
             sys.stderr.write("\n")
-        return self.summary()
+        summary = self.summary()
+        if rec is not None:
+            self._sample(now)
+            summary = rec.finish(summary, now, self.engine.reason_counts(), self.stats, self.inputs)
+        return summary
+
+    def _sample(self, now: int) -> None:
+        """The book into the run directory's time series."""
+        venue, books = self.venue, self.books
+        mids = [(venue.bid[s] + venue.ask[s]) * 0.5 for s in range(len(self.ids))]
+        self.recorder.sample(  # type: ignore[union-attr]
+            now, mids, venue.position, [venue.pnl_usd(s) for s in range(len(self.ids))],
+            self.allocator.weights.tolist(), [self.board.score(s) for s in range(len(self.ids))],
+            books.md_seq)
 
     def _show_progress(self, events: int, elapsed: float, now_ns: int) -> None:
+        """One line on stderr (a TTY): percent done and ETA, from the recordings' bytes read or
+        from ``--events`` (whichever ends first), the rate, and the event time reached."""
+        done = self.feed.done()
+        if self.limit:
+            done = max(done or 0.0, events / self.limit)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now_ns / 1e9))
-        done = f"/{self.limit:,}" if self.limit else ""
-        sys.stderr.write(f"\rreplay: {events:,}{done} events, {events / elapsed:,.0f}/s, at {stamp} UTC ")
+        head = "    ..."
+        if done:
+            eta = elapsed * (1.0 - min(done, 1.0)) / done
+            head = f"{100 * min(done, 1.0):5.1f}% ETA {int(eta) // 60:d}:{int(eta) % 60:02d}"
+        sys.stderr.write(f"\rreplay: {head}  {events:,} events, {events / elapsed:,.0f}/s, at {stamp} UTC ")
         sys.stderr.flush()
 
     def summary(self) -> dict[str, Any]:
@@ -209,6 +262,7 @@ class Replay:
                 "peak_pnl_usd": round(risk.peak_pnl, 6), "changes": [
                     {"t": t, "what": what} for t, what in self.risk_log]} if risk.enabled else None
         return {"events": self.events, "malformed_lines": self.feed.malformed, "shadow": shadow,
+                "deadline_misses": self.stats.counter("deadline_misses"),
                 "book_risk": book,
                 "wall_s": round(self.wall_s, 3),
                 "events_per_s": round(self.events / self.wall_s, 1) if self.wall_s else 0.0,

@@ -61,6 +61,8 @@ class Fill(msgspec.Struct, frozen=True):
     target_px: float     #: the chain's latest target on that side (the fill price if none)
     queue_edge: float    #: share of the queue ahead at join that had gone by this fill
     order_id: int
+    queue_ahead: float = 0.0  #: quantity ahead of the order when it joined its level (the paper
+    #: venue's; not carried on the venue-events ring, the scoreboard needs only the queue edge)
 
 
 class OrderEnd(msgspec.Struct, frozen=True):

@@ -33,6 +33,13 @@ class Feed:
             open_recordings(paths or cfg.feed.paths, cfg.feed.venue) if self.kind == "replay" else [])
         self.known = {i.id for i in cfg.instruments}
 
+    def done(self) -> float | None:
+        """The share of the recordings read so far, by compressed bytes (None: synthetic)."""
+        if not self.readers:
+            return None
+        total = sum(r.path.stat().st_size for r in self.readers)
+        return sum(r.bytes_read[0] for r in self.readers) / total if total else 1.0
+
     @property
     def malformed(self) -> int:
         return sum(r.malformed for r in self.readers)

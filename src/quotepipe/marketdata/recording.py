@@ -132,11 +132,12 @@ def venue_of_trade(m: TradeId) -> str:
     return SPOT if m.spot_flag is not None else USDM
 
 
-def read_blocks(path: Path) -> Iterator[bytes]:
+def read_blocks(path: Path, done: list[int] | None = None) -> Iterator[bytes]:
     """Whole lines of a plain or gzip (also multi-member) file, a block of them at a time.
 
     A block is lines joined by ``\\n`` with none at its end. Raises ``EOFError``
     or one of ``INFLATE_ERRORS`` at the point a gzip stream is cut or corrupt.
+    ``done[0]``, when given, follows the bytes of the file read so far (progress).
     """
     with path.open("rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
@@ -144,6 +145,8 @@ def read_blocks(path: Path) -> Iterator[bytes]:
         d = _inflate.decompressobj(wbits=31) if gz else None
         rest = b""
         while chunk := f.read(READ_BYTES):
+            if done is not None:
+                done[0] += len(chunk)
             if d is not None:
                 data = d.decompress(chunk)
                 while d.eof and d.unused_data:  # another gzip member follows
@@ -210,6 +213,7 @@ class RecordingReader:
         self._block_skip = 0      # blocks to decode line by line before trying a block again
         self._block_backoff = 1
         self.events = 0           #: events read so far
+        self.bytes_read = [0]     #: bytes of the file read so far (``[0]``), for progress
         # the receive-time check: times within [lo, hi] are taken without a look; others go to
         # _odd_time. While lines are held (a jump to confirm, or a file's first lines) lo > hi.
         self._anchor: int | None = None   #: receive time of the last line taken
@@ -263,7 +267,7 @@ class RecordingReader:
             raise FileNotFoundError(f"cannot read recording {self.path}: no such file")
         lineno = 0
         try:
-            for block in read_blocks(self.path):
+            for block in read_blocks(self.path, self.bytes_read):
                 out = None
                 if self._block_decoder is not None:
                     if self._block_skip:

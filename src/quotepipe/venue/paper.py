@@ -353,7 +353,7 @@ class PaperVenue:
         cur = self.current[slot][side]
         mid = (self.bid[slot] + self.ask[slot]) * 0.5
         self.on_fill(Fill(slot, d, o.price, qty, now, fee_bps, mid,
-                          cur.price if cur is not None else o.price, _queue_edge(o), o.oid))
+                          cur.price if cur is not None else o.price, _queue_edge(o), o.oid, o.ahead0))
         if o.left <= 0:
             self.on_order_end(OrderEnd(slot, d, o.qty, o.qty, now, _queue_edge(o)))
             if cur is o:
