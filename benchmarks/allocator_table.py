@@ -20,10 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import data_files, parser
-
 from quotepipe.config import default_config
 from quotepipe.replay import Replay
+
+from _common import data_files, parser
 
 
 def run(paths: list[Path], out: Path, allocator: bool) -> dict[str, Any]:

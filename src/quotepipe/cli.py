@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from quotepipe.config import (
     INSTANCE_NAME,
@@ -376,12 +377,44 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     instance, _ = running_instance(args)
     try:
-        s = InstanceView(instance=instance).collect()
+        view = InstanceView(instance=instance)
+        s = view.collect()
     except SegmentError as exc:
         print(f"quotepipe: cannot attach to instance {instance!r}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if args.watch:
+        if args.json:
+            raise UsageError("--watch draws a screen: it does not go with --json")
+        if not args.interval > 0:
+            raise UsageError(f"--interval: expected seconds > 0, got {args.interval}")
+        return watch_status(view, instance, args.interval)
     print(json.dumps(s, indent=2) if args.json else format_status(s))
     return EXIT_OK
+
+
+def watch_status(view: Any, instance: str, interval: float) -> int:
+    """``status --watch``: the live screen until Ctrl-C (exit 0) or the instance stops (exit 0)."""
+    import os
+    import time
+
+    from quotepipe.daemon.screen import Screen
+
+    screen = Screen()
+    pid = view.control.proc(0).pid
+    try:
+        while True:
+            screen.update(view.collect())
+            time.sleep(interval)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                screen.stop()
+                print(f"instance {instance!r} stopped")
+                return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        screen.stop()
 
 
 def _cores(text: str | None) -> list[int | None]:
@@ -602,6 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="attach read-only to a running instance and print its table")
     instance_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--watch", action="store_true",
+                   help="the live screen, redrawn every --interval seconds, until Ctrl-C")
+    p.add_argument("--interval", type=float, default=1.0, metavar="S", help="--watch: redraw period")
     p.set_defaults(func=cmd_status)
 
     for name, verb in (("halt", "pull the quotes of"), ("resume", "quote again")):

@@ -3,7 +3,8 @@
 Modelled on a pre-fork arbiter. Signal handlers only queue the signal and
 wake the loop (a self-pipe); the one loop handles them in order, reaps dead
 children, kills silent ones, restarts what may be restarted, answers the
-systemd watchdog, and refreshes the live table:
+systemd watchdog, and, on a terminal, redraws the live screen (``daemon.screen``)
+with every process's log lines printed above it:
 
 - SIGHUP: reload the config file; refused (the old config keeps running) when
   it does not parse, or changes a field that needs a restart.
@@ -30,7 +31,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,9 @@ from quotepipe.config import (
 )
 from quotepipe.daemon import sdnotify
 from quotepipe.daemon.child import ROLES, child_argv
-from quotepipe.daemon.view import InstanceView, format_status
+from quotepipe.daemon.view import InstanceView
 from quotepipe.runtime.cpu import host_cpus, pin, restrict
+from quotepipe.runtime.lifeline import set_process_name
 from quotepipe.runtime.silence import SilenceWatch
 from quotepipe.shm.catalog import (
     SLOT_MD,
@@ -127,6 +128,13 @@ class Supervisor:
         self.config_path = config_path
         self.duration_s = duration_s
         self.live = live
+        #: on a terminal: the live screen, and one pipe every child's log lines come through, so that
+        #: they print above the screen instead of under its redraw (``daemon.screen``)
+        self.screen: Any = None
+        self._log_r: int | None = None
+        self._log_w: int | None = None
+        self._log_rest = b""
+        self._saved_handlers: list[logging.Handler] = []
         self.segments = SegmentSet(cfg.instance.name)
         self.signals: collections.deque[int] = collections.deque()
         self.children: list[Child] = []
@@ -152,6 +160,7 @@ class Supervisor:
         """Run until the duration ends, a stop signal, or a fatal child death; the exit code."""
         from quotepipe.shm.segment import InstanceRunning
 
+        set_process_name("qp-supervisor", f"quotepipe: supervisor [{self.cfg.instance.name}]")
         try:
             self.segments.claim()
         except InstanceRunning as exc:
@@ -166,9 +175,57 @@ class Supervisor:
         finally:
             self._stop_metrics()
             self.segments.unlink_all()
+            self._close_screen()
             for fd in (self._wake_r, self._wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+    def _open_screen(self) -> None:
+        """The live screen (``quotepipe run`` on a terminal): this process's log records and the
+        children's stderr lines go above it."""
+        from quotepipe.daemon.screen import Screen
+
+        self.screen = screen = Screen()
+        self._log_r, self._log_w = os.pipe()
+        os.set_blocking(self._log_r, False)
+
+        class ToScreen(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                screen.log(self.format(record))
+
+        root = logging.getLogger()
+        self._saved_handlers = root.handlers[:]
+        handler = ToScreen()
+        if root.handlers:
+            handler.setFormatter(root.handlers[0].formatter)
+        root.handlers = [handler]
+
+    def _drain_logs(self, final: bool = False) -> None:
+        if self._log_r is None:
+            return
+        with contextlib.suppress(BlockingIOError, OSError):
+            while chunk := os.read(self._log_r, 65536):
+                self._log_rest += chunk
+        *lines, self._log_rest = self._log_rest.split(b"\n")
+        if final and self._log_rest:
+            lines.append(self._log_rest)
+            self._log_rest = b""
+        for line in lines:
+            self.screen.log(line.decode(errors="replace"))
+
+    def _close_screen(self) -> None:
+        if self.screen is None:
+            return
+        if self._log_w is not None:
+            os.close(self._log_w)
+            self._log_w = None
+        self._drain_logs(final=True)
+        self.screen.stop()
+        logging.getLogger().handlers = self._saved_handlers
+        if self._log_r is not None:
+            os.close(self._log_r)
+            self._log_r = None
+        self.screen = None
 
     def _run(self) -> int:
         cfg = self.cfg
@@ -181,6 +238,8 @@ class Supervisor:
             control.set_mode(shard, mode)
         control.set_proc(SLOT_SUPERVISOR, Role.SUPERVISOR, 0, os.getpid(), None)
         self.view = InstanceView(cfg)
+        if self.live:
+            self._open_screen()
         self._install_signals()
         self._start_metrics()
         warning = canary_warning(cfg)
@@ -219,7 +278,7 @@ class Supervisor:
         self.silence.restart(child.proc_slot)
         argv = child_argv(child.role, self.cfg.instance.name, child.proc_slot, child.index, child.cpu,
                           child.restarts, os.getpid())
-        child.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True)
+        child.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True, stderr=self._log_w)
         child.state = "running"
         child.killed = False
         if child.cpu is not None:
@@ -276,11 +335,14 @@ class Supervisor:
             signal.signal(sig, queue)
 
     def _wait(self, timeout: float) -> None:
+        fds = [self._wake_r] if self._log_r is None else [self._wake_r, self._log_r]
         with contextlib.suppress(InterruptedError):
-            ready, _, _ = select.select([self._wake_r], [], [], timeout)
-            if ready:
+            ready, _, _ = select.select(fds, [], [], timeout)
+            if self._wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
+            if self._log_r is not None and self._log_r in ready:
+                self._drain_logs()
 
     def _handle_signals(self) -> None:
         while self.signals:
@@ -320,10 +382,9 @@ class Supervisor:
             if watchdog and now >= next_watchdog:
                 next_watchdog = now + watchdog
                 sdnotify.notify("WATCHDOG=1")
-            if self.live and now >= next_live:
+            if self.screen is not None and now >= next_live:
                 next_live = now + 1.0
-                sys.stdout.write("\x1b[H\x1b[2J" + format_status(self.view.collect()) + "\n")
-                sys.stdout.flush()
+                self.screen.update(self.view.collect())
             if self.duration_s and now - self.ready_at >= self.duration_s:
                 self._begin_stop(EXIT_OK, f"--duration {self.duration_s:g} s reached")
 

@@ -15,8 +15,11 @@ import numpy as np
 
 from quotepipe.config import Config
 from quotepipe.daemon.child import ROLES
-from quotepipe.domain.guards import FLAG_BLACKLISTED
+from quotepipe.domain.clock import event_now, event_rate
+from quotepipe.domain.guards import FLAG_BLACKLISTED, Guard, Reason
 from quotepipe.domain.instrument import instrument_specs, pnl_usd
+from quotepipe.domain.orders import UNSEEN
+from quotepipe.domain.risk import REASONS, STATES
 from quotepipe.domain.stages import TIMED
 from quotepipe.shm.catalog import (
     MD_STATS,
@@ -50,6 +53,7 @@ class InstanceView:
         self.venue = shm.venue_table()
         self.scores = shm.scores()
         self.fits = shm.fits()
+        self.risk = shm.risk()
         self.counts = shm.counts()
         self.md_stats = shm.stats("stats.md", MD_STATS, writable=False)
         self.venue_stats = shm.stats("stats.venue", VENUE_STATS, writable=False)
@@ -73,6 +77,8 @@ class InstanceView:
         instruments: dict[str, dict[str, Any]] = {}
         total = 0.0
         op_all, op_shards, op_slots = control.operator_halts(cfg.workers.count, len(self.ids))
+        mono = time.monotonic_ns()
+        rate = event_rate(cfg.feed.speed)
         for i, iid in enumerate(self.ids):
             snap = self.snapshots.read_l1(i)
             mid = (snap[0] + snap[2]) * 0.5 if snap and snap[0] > 0 and snap[2] > 0 else float("nan")
@@ -99,10 +105,12 @@ class InstanceView:
                 "rejects": row.rejects if row else 0,
                 "stop_cancels": row.stop_cancels if row else 0,
                 "operator_halted": op_all or op_shards[self.shard_of[i]] or op_slots[i],
+                **self._orders(i, row, snap, mono, rate, mid, pos, int(counts[i, 3]), int(counts[i, 4])),
                 "arrival_fit": {"a": _r(fit.a, 6), "k_per_bps": _r(fit.k, 6), "sigma_bps": _r(fit.sigma_bps),
                                 "r2": _r(fit.r2), "trade_steps": fit.trade_steps, "fitted": bool(fit.fitted)},
             }
-        wsum, hists = self.worker_totals()
+        copies = [w.copy() for w in self.worker_stats]
+        wsum, hists = self.worker_totals(copies)
         stages = {}
         for name in TIMED:
             merged = hists[name][0]
@@ -128,7 +136,7 @@ class InstanceView:
         shards = [{"shard": s, "mode": control.mode(s), "halted": control.shard_halted(s),
                    "operator_halted": op_all or op_shards[s],
                    "instruments": [self.ids[i] for i in range(len(self.ids)) if self.shard_of[i] == s],
-                   "restarts": control.proc(worker_slot(s)).restarts}
+                   "restarts": control.proc(worker_slot(s)).restarts, **_shard_latency(copies[s])}
                   for s in range(cfg.workers.count)]
         vc = self.venue_stats.copy()["counters"]
         bc = self.board_stats.copy()["counters"]
@@ -171,6 +179,7 @@ class InstanceView:
             "supervisor": {**self.supervisor_stats.copy()["counters"],
                            "loop_gap_max_ms": _r(self.supervisor_stats.gauge("loop_gap_max_ms"), 1)},
             "weights_version": self.weights.version,
+            "book_risk": self._book_risk(),
             "shards": shards,
             "processes": processes,
         }
@@ -179,14 +188,53 @@ class InstanceView:
         """(shard, mode in force, one copy of the shard worker's stats block) for every shard."""
         return [(k, self.control.mode(k), w.copy()) for k, w in enumerate(self.worker_stats)]
 
-    def worker_totals(self) -> tuple[dict[str, int], dict[str, tuple[np.ndarray, int]]]:
+    def _book_risk(self) -> dict[str, Any]:
+        r = self.risk.read_row()
+        return {"state": STATES[r.state] if r.state < len(STATES) else "?",
+                "reason": REASONS[r.reason] if r.reason < len(REASONS) else "?",
+                "total_pnl_usd": _r(r.total_pnl_usd, 6), "peak_pnl_usd": _r(r.peak_pnl_usd, 6),
+                "gross_usd": _r(r.gross_usd, 2)}
+
+    def _orders(self, i: int, row: Any, snap: tuple | None, mono: int, rate: float, mid: float, pos: float,
+                guard: int, reasons: int) -> dict[str, Any]:
+        """What the live screen shows of an instrument beside its prices: our orders' sizes, ages
+        (event time) and queue ahead, the position's USD value, the last tick's guard and reasons."""
+        spec = self.specs[i]
+        now = event_now(snap[9], snap[10], mono, rate) if snap else 0
+        value = _r(spec.notional_usd(mid, pos), 2) if math.isfinite(mid) else None
+        out: dict[str, Any] = {"digits": spec.digits, "lot_digits": spec.lot_digits, "position_usd": value,
+                               "guard": Guard(guard).name.lower() if guard < len(Guard) else "?",
+                               "reasons": [n for k, n in enumerate(Reason.NAMES) if reasons >> k & 1]}
+        for side in ("bid", "ask"):
+            o = getattr(row, side) if row else None
+            out[f"{side}_qty"] = o.qty if o else None
+            # UNSEEN (-1): the venue cannot see the order's level (no depth behind the touch)
+            out[f"{side}_queue"] = (None if o is None else UNSEEN if o.level_qty < 0
+                                    else _r(o.queue_ahead, spec.lot_digits))
+            out[f"{side}_age_s"] = _r(max(0, now - o.placed_ns) / 1e9, 1) if o and now else None
+        return out
+
+    def worker_totals(self, copies: list[dict] | None = None
+                      ) -> tuple[dict[str, int], dict[str, tuple[np.ndarray, int]]]:
         """Every worker counter, and every histogram as (bucket counts, sum of ns), summed over
         the workers from one copy of each block."""
-        copies = [w.copy() for w in self.worker_stats]
+        copies = copies if copies is not None else [w.copy() for w in self.worker_stats]
         counters = {k: sum(c["counters"][k] for c in copies) for k in WORKER_STATS.counters}
         hists = {k: (sum(c["histograms"][k]["counts"] for c in copies),
                      sum(c["histograms"][k]["sum_ns"] for c in copies)) for k in WORKER_STATS.histograms}
         return counters, hists
+
+
+def _shard_latency(copy: dict) -> dict[str, Any]:
+    """One shard's stage p95s and market-data-to-intent p50/p99, µs, from its block's copy."""
+    h = copy["histograms"]
+    stages = {name: _r(percentile_from_counts(h[name]["counts"], 95) / 1000.0, 3)
+              for name in TIMED if int(h[name]["counts"].sum())}
+    md = h["md_to_intent"]["counts"]
+    n = int(md.sum())
+    return {"stage_p95_us": stages, "md_to_intent": {
+        "p50_us": _r(percentile_from_counts(md, 50) / 1000.0, 3) if n else None,
+        "p99_us": _r(percentile_from_counts(md, 99) / 1000.0, 3) if n else None, "count": n}}
 
 
 def format_status(s: dict[str, Any]) -> str:

@@ -16,8 +16,9 @@ busy loop too, so a loaded process still beats). One turn:
 - runs the role's own ``on_turn`` (halt flags, cancel requests);
 - publishes the role's counters (``publish_counters``) as deltas.
 
-The process name (``qp-md``, ``qp-worker-3``, ...) is set at ``start`` so
-``top`` and ``ps`` tell the processes apart.
+The process name (``qp-md``, ``qp-worker-3``, ...) and title (``quotepipe:
+worker 3 [instance]``) are set at ``start`` so ``top`` and ``ps`` tell the
+processes apart.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class ChildProcess:
     # ---------------------------------------------------------------- skeleton
     def start(self) -> None:
         """Before the loop: the process title, the epoch in force, a first beat."""
-        set_process_name(f"qp-{self.name.replace(' ', '-')}")
+        set_process_name(f"qp-{self.name.replace(' ', '-')}",
+                         f"quotepipe: {self.name} [{self.cfg.instance.name}]")
         self.control.set_applied_epoch(self.proc_slot, self.epoch)
         now = time.monotonic_ns()
         self.control.beat(self.proc_slot, now)

@@ -36,9 +36,14 @@ def parent_alive() -> bool:
 PR_SET_NAME = 15
 
 
-def set_process_name(name: str) -> None:
-    """Name this process as ``top``, ``ps -o comm`` and ``/proc/PID/comm`` show it (15 bytes at
-    most, Linux ``PR_SET_NAME``); a no-op where the host has no prctl."""
+def set_process_name(name: str, title: str | None = None) -> None:
+    """Name this process as ``top``, ``ps -o comm`` and ``/proc/PID/comm`` show it (``name``, 15
+    bytes at most, Linux ``PR_SET_NAME``; a no-op where the host has no prctl) and, with
+    ``title``, its whole command line as ``ps aux`` and ``top -c`` show it (``setproctitle``)."""
+    if title is not None:
+        import setproctitle
+
+        setproctitle.setproctitle(title)
     with contextlib.suppress(OSError, AttributeError, TypeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)

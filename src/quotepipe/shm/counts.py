@@ -1,4 +1,5 @@
-"""Per-instrument worker counters: chain ticks and intents written, one row per instrument.
+"""Per-instrument worker counters: chain ticks and intents written, one row per instrument, and
+the guard and reasons of its last tick (for the live screen).
 
 Each row is written only by the worker that owns the instrument (a restarted
 worker carries on from the row's values), read by ``status`` and /metrics.
@@ -10,8 +11,8 @@ import numpy as np
 
 from quotepipe.shm.segment import Segment, SegmentSet
 
-COLUMNS = ("ticks", "intents", "timer_ticks")
-LAYOUT = f"counts:v1:u8:{','.join(COLUMNS)}"
+COLUMNS = ("ticks", "intents", "timer_ticks", "guard", "reasons")
+LAYOUT = f"counts:v2:u8:{','.join(COLUMNS)}"
 
 
 class InstrumentCounts:

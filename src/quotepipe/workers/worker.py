@@ -289,6 +289,10 @@ class Worker(ChildProcess):
             rows[s, 0] = base[s, 0] + engine.ticks[s]
             rows[s, 1] = base[s, 1] + engine.intents[s]
             rows[s, 2] = base[s, 2] + self.timer_ticks[s]
+            last = engine.last[s]
+            if last is not None:
+                rows[s, 3] = last.guard
+                rows[s, 4] = last.reasons
         totals = self.totals
         totals.publish_all(engine.counter_totals())
         totals.publish("timer_ticks", sum(self.timer_ticks))
