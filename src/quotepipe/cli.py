@@ -96,8 +96,26 @@ def write_json(path: str, data: object) -> None:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = load_config(args.path, host_cpus())
+    if args.json:
+        modes = shard_modes(cfg)
+        print(json.dumps({"ok": True, "path": args.path, "instance": cfg.instance.name,
+                          "instruments": [i.id for i in cfg.instruments], "feed": cfg.feed.kind,
+                          "shards": [{"shard": s, "mode": modes[s],
+                                      "instruments": [cfg.instruments[i].id for i in slots]}
+                                     for s, slots in enumerate(ShardMap.of(cfg).by_shard())],
+                          "warning": canary_warning(cfg)}, indent=2))
+        return EXIT_OK
     print(config_summary(cfg, args.path))
     return EXIT_OK
+
+
+def result(args: argparse.Namespace, text: str, data: dict[str, Any], error: bool = False) -> None:
+    """A command's one-line result, as text (to stderr when it is an error) or, with ``--json``,
+    as a JSON object on stdout."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2))
+    else:
+        print(text, file=sys.stderr if error else sys.stdout)
 
 
 def cmd_config_default(args: argparse.Namespace) -> int:
@@ -228,17 +246,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ[LOG_LEVEL_ENV] = level  # the children log at the same level
     logging.basicConfig(level=level, stream=sys.stderr, force=True, format=(
         f"%(asctime)s quotepipe[supervisor pid {os.getpid()}] %(levelname)s %(message)s"))
-    sup = Supervisor(cfg, args.config, args.duration, live=sys.stdout.isatty())
+    sup = Supervisor(cfg, args.config, args.duration, live=sys.stdout.isatty() and not args.json)
     code = sup.run()
     s = sup.summary
-    if s:
+    if s and args.json:
+        print(json.dumps(s, indent=2))
+    elif s:
         print(format_summary(s))
         m = s["md_to_intent"]
         print(f"md->intent p50 {m['p50_us']} us, p99 {m['p99_us']} us ({m['count']:,} intents); "
               f"restarts {s['restarts']}; ring overruns {s['ring_overruns']}; "
               f"deadline misses {s['deadline_misses']}; open orders at exit {s['open_orders_at_exit']}")
-        if args.summary_json:
-            write_json(args.summary_json, s)
+    if s and args.summary_json:
+        write_json(args.summary_json, s)
     return code
 
 
@@ -296,12 +316,13 @@ def cmd_reload(args: argparse.Namespace) -> int:
     got = outcomes.read()
     assert got is not None
     outcome = msgspec.json.decode(got[1], type=ReloadOutcome)
+    data = {"instance": instance, "result": outcome.result, "epoch": outcome.epoch, "reason": outcome.reason}
     if outcome.result == "refused":
-        print(f"quotepipe: reload refused, config epoch {outcome.epoch} runs on: {outcome.reason}",
-              file=sys.stderr)
+        result(args, f"quotepipe: reload refused, config epoch {outcome.epoch} runs on: {outcome.reason}",
+               data, error=True)
         return EXIT_FAILED
-    print(f"reload {outcome.result}: config epoch {outcome.epoch}" + (
-        f" ({outcome.reason})" if outcome.reason else ""))
+    result(args, f"reload {outcome.result}: config epoch {outcome.epoch}" + (
+        f" ({outcome.reason})" if outcome.reason else ""), data)
     return EXIT_OK
 
 
@@ -338,8 +359,11 @@ def cmd_halt(args: argparse.Namespace) -> int:
         scope, target, covered = "all", 0, list(range(len(ids)))
     control.set_operator_halt(scope, target, halt)
     what = {"all": "every instrument", "shard": f"shard {target}", "instrument": args.instrument}[scope]
+    data: dict[str, Any] = {"instance": instance, "action": "halt" if halt else "resume", "scope": scope,
+                            "instruments": [ids[s] for s in covered]}
     if not halt:
-        print(f"resumed {what} (quotes return on the workers' next turn, unless halted otherwise)")
+        result(args, f"resumed {what} (quotes return on the workers' next turn, unless halted otherwise)",
+               data)
         return EXIT_OK
     deadline = time.monotonic() + args.timeout
 
@@ -348,11 +372,12 @@ def cmd_halt(args: argparse.Namespace) -> int:
 
     while open_orders():
         if time.monotonic() > deadline:
-            print(f"quotepipe: {what} halted, but {open_orders()} orders were still open after "
-                  f"{args.timeout:g} s", file=sys.stderr)
+            result(args, f"quotepipe: {what} halted, but {open_orders()} orders were still open after "
+                   f"{args.timeout:g} s", {**data, "open_orders": open_orders()}, error=True)
             return EXIT_FAILED
         time.sleep(0.02)
-    print(f"halted {what}: quotes pulled, no open order left ({len(covered)} instruments)")
+    result(args, f"halted {what}: quotes pulled, no open order left ({len(covered)} instruments)",
+           {**data, "open_orders": 0})
     return EXIT_OK
 
 
@@ -575,6 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate a config file and summarise it")
     p.add_argument("path", help="YAML config file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("config", help="config helpers")
@@ -630,6 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", help="YAML config (default: the embedded default, synthetic feed)")
     p.add_argument("--duration", type=float, metavar="S", help="stop gracefully after S seconds")
     p.add_argument("--summary-json", metavar="FILE", help="write the exit summary as JSON")
+    p.add_argument("--json", action="store_true", help="print the exit summary as JSON instead of a table")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="attach read-only to a running instance and print its table")
@@ -650,6 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
         scope.add_argument("--all", action="store_true", help="every instrument (the default)")
         p.add_argument("--timeout", type=float, default=10.0,
                        help="halt: seconds to wait for the open orders to go")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.set_defaults(func=cmd_halt, halt=name == "halt")
 
     p = sub.add_parser("canary", help="a running instance's shards side by side by mode, and the rollout "
@@ -662,6 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "exit 0 applied or unchanged, 1 refused (the old config runs on)")
     instance_arguments(p)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the verdict")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_reload)
 
     p = sub.add_parser("bench", help="stage latency of the chain in fresh pinned processes (replicates)")
