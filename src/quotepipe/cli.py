@@ -218,6 +218,54 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def duration_s(option: str, text: str) -> float:
+    """``90``, ``30s``, ``10m``, ``1h`` -> seconds (> 0)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"{option}: expected a duration like 90, 30s, 10m or 1h, got {text!r}")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from quotepipe.config import default_config
+    from quotepipe.marketdata.recorder import Recorder
+
+    cfg = load_config(args.config) if args.config else default_config()
+    rotate = duration_s("--rotate", args.rotate)
+    duration = duration_s("--duration", args.duration) if args.duration else None
+    out = writable_dir("--out", args.out)
+    summary = Recorder(cfg, out, rotate, duration, progress=sys.stderr.isatty()).run()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"recorded {summary['frames']:,} messages into {len(summary['files'])} files under {out} "
+              f"({summary['ws_reconnects']} reconnects, {summary['malformed']} malformed frames skipped)")
+    return EXIT_OK
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from quotepipe.marketdata.simulator import Simulator
+
+    missing = [p for p in args.paths if not os.path.isfile(p)]
+    if missing:
+        print(f"quotepipe: recording not found: {missing[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.speed < 0:
+        raise UsageError(f"--speed: expected >= 0, got {args.speed}")
+    sim = Simulator(args.paths, speed=args.speed, host=args.host, port=args.port, loop_forever=True).start()
+    print(f"simulating Binance on {args.host}:{sim.port}; point a config at it with:\n{sim.feed_yaml()}",
+          flush=True)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        sim.stop()
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import logging
     import os
@@ -650,6 +698,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the report goes (default: DIR/report for one run, ./report for several)")
     p.add_argument("--json", action="store_true", help="print the files written as JSON")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("record", help="record the live Binance feed (feed.binance of the config) into "
+                       "gzip recordings that replay and data inspect read")
+    p.add_argument("-c", "--config", help="YAML config: its instruments and feed.binance (default: embedded)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the recordings (made if absent)")
+    p.add_argument("--rotate", default="1h", metavar="T", help="start new files every T (90, 30s, 10m, 1h)")
+    p.add_argument("--duration", metavar="T", help="stop after T (default: until Ctrl-C)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("simulate", help="a local Binance simulator (WebSocket + REST on 127.0.0.1) that "
+                       "plays recordings, for tests and demos")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="recordings to play")
+    p.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--speed", type=float, default=1.0, help="recorded pace x this (0: as fast as read)")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("run", help="the daemon: market data, workers, paper venue and scoreboard as "
                        "supervised processes over shared memory, in the foreground")

@@ -128,8 +128,28 @@ class SyntheticFeedConfig(_Section, frozen=True, kw_only=True):
         "--events limits a replay"))] = 0
 
 
+class BinanceFeedConfig(_Section, frozen=True, kw_only=True):
+    """The live Binance feed (``marketdata.live``): one combined-stream connection per venue."""
+
+    spot_ws: Annotated[str, Meta(description="spot WebSocket base URL")] = "wss://stream.binance.com:9443"
+    usdm_ws: Annotated[str, Meta(description="USD-M futures WebSocket base URL")] = "wss://fstream.binance.com"
+    coinm_ws: Annotated[str, Meta(description="COIN-M futures WebSocket base URL")] = "wss://dstream.binance.com"
+    spot_rest: Annotated[str, Meta(description="spot REST base URL")] = "https://api.binance.com"
+    usdm_rest: Annotated[str, Meta(description="USD-M REST base URL")] = "https://fapi.binance.com"
+    coinm_rest: Annotated[str, Meta(description="COIN-M REST base URL")] = "https://dapi.binance.com"
+    streams: Annotated[list[Literal["bookTicker", "depth", "trade", "aggTrade"]], Meta(
+        description="streams per instrument")] = msgspec.field(
+            default_factory=lambda: ["bookTicker", "depth", "trade"])
+    depth_ms: Annotated[Literal[100, 250, 500], Meta(description="depth diff interval, ms")] = 100
+    snapshot_limit: Annotated[int, Meta(ge=5, le=1000, description="levels of a REST depth snapshot")] = 1000
+    reconnect_min_s: Annotated[float, _f("first reconnect delay (doubles, jittered), s", gt=0)] = 0.5
+    reconnect_max_s: Annotated[float, _f("longest reconnect delay, s", gt=0)] = 30.0
+    max_connection_s: Annotated[float, _f(
+        "reconnect before the venue's 24 h cut after this long, s", gt=0)] = 23.5 * 3600
+
+
 class FeedConfig(_Section, frozen=True, kw_only=True):
-    kind: Annotated[Literal["synthetic", "replay"],
+    kind: Annotated[Literal["synthetic", "replay", "binance"],
                     Meta(description="where market data comes from")] = "synthetic"
     paths: Annotated[list[str], Meta(description="recording files for kind=replay")] = []
     speed: Annotated[float, _f("replay pace: recorded speed x this; 0 = as fast as possible",
@@ -138,6 +158,8 @@ class FeedConfig(_Section, frozen=True, kw_only=True):
                      Meta(description="venue of the recordings; auto = recognise it")] = "auto"
     synthetic: Annotated[SyntheticFeedConfig,
                          Meta(description="synthetic feed parameters")] = SyntheticFeedConfig()
+    binance: Annotated[BinanceFeedConfig,
+                       Meta(description="live Binance feed (kind=binance)")] = BinanceFeedConfig()
 
 
 class MdConfig(_Section, frozen=True, kw_only=True):

@@ -26,6 +26,7 @@ from prometheus_client.core import (
 from quotepipe import __version__
 from quotepipe.daemon.view import InstanceView
 from quotepipe.domain.stages import TIMED
+from quotepipe.shm.catalog import LIVE_FEED_COUNTERS
 from quotepipe.shm.stats import _UPPER
 
 #: Prometheus bucket bounds, seconds: 0.5 µs ... 100 ms
@@ -70,6 +71,8 @@ class QuotepipeCollector:
         with self.lock:  # one scrape at a time reads the view
             s = self.view.collect()
             shards = self.view.worker_blocks()
+            md_block = self.view.md_stats.copy()
+        yield from self._feed(md_block)
         yield from self._instance(s)
         yield from self._shards(shards)
         yield from self._processes(s)
@@ -110,6 +113,24 @@ class QuotepipeCollector:
         yield from counters.values()
         yield events
         yield fields
+
+    def _feed(self, block: dict[str, Any]) -> Iterator[Metric]:
+        """The live feed (feed.kind: binance): its two latencies and its connection counters."""
+        for name, metric, doc in (
+                ("recv_to_publish", "quotepipe_feed_receive_to_publish_seconds",
+                 "Live feed: frame received to snapshot published (decode, book, publish)"),
+                ("exch_to_recv", "quotepipe_feed_exchange_to_receive_seconds",
+                 "Live feed: the venue's event time to our receive time (includes clock offset)")):
+            h = block["histograms"][name]
+            buckets, total = prometheus_buckets(h["counts"], h["sum_ns"])
+            fam = HistogramMetricFamily(metric, doc)
+            fam.add_metric([], buckets, total)
+            yield fam
+        events = CounterMetricFamily("quotepipe_feed_events", "Live feed: connections, reconnects, frames, "
+                                     "snapshots, resyncs", labels=["event"])
+        for name in LIVE_FEED_COUNTERS:
+            events.add_metric([name], block["counters"][name])
+        yield events
 
     def _instance(self, s: dict[str, Any]) -> Iterator[Metric]:
         def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

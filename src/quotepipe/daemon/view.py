@@ -169,6 +169,7 @@ class InstanceView:
             "workers": {k: wsum[k] for k in ("ticks", "intents", "shadow_mismatches", "coalesced",
                                              "timer_ticks", "guard_pull", "reason_halted",
                                              "reason_stale", "action_cancel", "arrival_fits")},
+            "feed": self._feed_latency(),
             "market_data": {**self.md_stats.copy()["counters"],
                             "feed_done": bool(self.md_stats.gauge("feed_done"))},
             "venue": {**vc, "open_orders": int(self.venue_stats.gauge("open_orders"))},
@@ -187,6 +188,16 @@ class InstanceView:
     def worker_blocks(self) -> list[tuple[int, str, dict[str, Any]]]:
         """(shard, mode in force, one copy of the shard worker's stats block) for every shard."""
         return [(k, self.control.mode(k), w.copy()) for k, w in enumerate(self.worker_stats)]
+
+    def _feed_latency(self) -> dict[str, Any]:
+        """The live feed's receive-to-publish (µs) and exchange-to-receive (ms) percentiles."""
+        out: dict[str, Any] = {}
+        for name, unit, div in (("recv_to_publish", "us", 1e3), ("exch_to_recv", "ms", 1e6)):
+            h = self.md_stats.hist(name).counts()
+            n = int(h.sum())
+            out[name] = {f"p50_{unit}": _r(percentile_from_counts(h, 50) / div, 3) if n else None,
+                         f"p99_{unit}": _r(percentile_from_counts(h, 99) / div, 3) if n else None, "count": n}
+        return out
 
     def _book_risk(self) -> dict[str, Any]:
         r = self.risk.read_row()

@@ -3,10 +3,12 @@
 Depth diffs received before the REST snapshot are buffered (the bridging diff
 often arrives first). On the snapshot, stale diffs are dropped and the first
 applied one must straddle ``lastUpdateId`` (spot: ``U <= id+1 <= u``; futures:
-``U <= id <= u``); after that every diff must follow the previous one (spot:
+``U <= id <= u``, or ``pu == id``: it continues a snapshot taken between diffs);
+after that every diff must follow the previous one (spot:
 ``U == prev u + 1``; futures: ``pu == prev u``). A gap clears L2 and marks the
 book RESYNCING until a new snapshot; bookTicker keeps L1 current throughout. A
-recording with no snapshot runs L1-only, with one warning.
+recording with no snapshot runs L1-only, with one warning. A snapshot that a
+book in sequence is already past (a recording's periodic one) changes nothing.
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ class OrderBook:
 
     def on_snapshot(self, ev: SnapshotEvent) -> None:
         self.snapshots += 1
+        if self.state is BOOK_VALID and ev.last_update_id <= self.last_id:
+            return  # a book in sequence is already at or past it (a recorder's periodic snapshot)
         self.bids.seed(ev.bids)
         self.asks.seed(ev.asks)
         self.last_id = ev.last_update_id
@@ -176,7 +180,9 @@ class OrderBook:
                 self.stale_dropped += 1
                 return False
             bridge = lid if self.futures else lid + 1
-            if not ev.first_id <= bridge <= ev.last_id:
+            # futures: a diff that continues the snapshot exactly (pu == its id, as when the
+            # snapshot was taken between two diffs) bridges it too
+            if not (ev.first_id <= bridge <= ev.last_id or self.futures and ev.prev_id == lid):
                 self._gap(ev)
                 return False
             self._synced = True

@@ -16,15 +16,18 @@ import time
 from quotepipe.config import Config
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
+from quotepipe.marketdata.live import LiveFeed
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
 from quotepipe.marketdata.recording import UnusableRecording
 from quotepipe.runtime.child import HOUSEKEEPING_NS, ChildProcess
 from quotepipe.runtime.cpu import pin
-from quotepipe.shm.catalog import MD_STATS, Attached
+from quotepipe.shm.catalog import LIVE_FEED_COUNTERS, MD_STATS, Attached
 
 log = logging.getLogger(__name__)
 
 SPIN_BELOW_S = 0.0002  # shorter waits spin; longer ones sleep
+IDLE_S = 0.0001        # the live feed's wait when no frame is in
+EXCH_LAG_MAX_NS = 60_000_000_000  # exchange-to-receive lags taken into the histogram
 
 
 class MarketDataProcess(ChildProcess):
@@ -40,13 +43,14 @@ class MarketDataProcess(ChildProcess):
         self.trades = shm.trade_ring_writer()
         self.books = BookSet([i.id for i in cfg.instruments])
         self.ring_of = [self.rings[shard] for shard in self.shards.shard]
-        self.feed = Feed(cfg, paths)
+        self.live = cfg.feed.kind == "binance" and not paths
+        self.feed: Feed | LiveFeed = LiveFeed(cfg, self.books) if self.live else Feed(cfg, paths)
         self.event_lag_ms = 0.0
 
     def run(self) -> int:
         pin(self.cpu)
         self.start()
-        speed = self.cfg.feed.speed
+        speed = 0.0 if self.live else self.cfg.feed.speed  # live data comes at its own pace
         books = self.books
         table_write = self.table.table.write
         ring_of = self.ring_of
@@ -64,8 +68,16 @@ class MarketDataProcess(ChildProcess):
         t0_wall = t0_event = 0
         started = False
         limit = self.cfg.feed.synthetic.events if self.feed.kind == "synthetic" else 0
+        recv_to_publish = stats.hist("recv_to_publish")
+        exch_to_recv = stats.hist("exch_to_recv")
+        live = self.feed if isinstance(self.feed, LiveFeed) else None
         for ev in self.feed.events(limit or None):
             now = clock()
+            if ev is None:  # the live feed's inbox is empty: beat, and wait a little
+                if now >= self.next_house and not self.housekeeping(now):
+                    return 0
+                time.sleep(IDLE_S)
+                continue
             if not started:
                 started, t0_wall, t0_event = True, now, ev.recv_ns
             if speed > 0:  # a long wait (a gap in the recording) is slept in turns that beat
@@ -88,6 +100,11 @@ class MarketDataProcess(ChildProcess):
             table_write(i, *books.l1_record(i, publish_ns), *levels)
             ring_of[i].write(i, books.md_seq[i], publish_ns, ev.recv_ns)
             incr(published)
+            if live is not None:  # the receive-to-publish path and the venue's clock to ours
+                recv_to_publish.record(publish_ns - live.recv_mono)
+                lag = ev.recv_ns - books.exch_ns[i]
+                if 0 <= lag < EXCH_LAG_MAX_NS:  # beyond: the clocks are not comparable (a replayed source)
+                    exch_to_recv.record(lag)
             if type(ev) is TradeEvent:
                 trades_write(i, ev.price, ev.qty, ev.side, ev.trade_ns, ev.recv_ns)
         stats.set_gauge("feed_done", 1.0)
@@ -100,6 +117,8 @@ class MarketDataProcess(ChildProcess):
 
     def publish_counters(self) -> None:
         books = self.books.books
+        if isinstance(self.feed, LiveFeed):
+            self.totals.publish_all({k: self.feed.counts[k] for k in LIVE_FEED_COUNTERS})
         self.totals.publish_all({"malformed": self.feed.malformed,
                                  "resyncs": sum(b.resyncs for b in books),
                                  "crossed": sum(b.crossed for b in books)})

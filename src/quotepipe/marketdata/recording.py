@@ -302,6 +302,14 @@ class RecordingReader:
             raise UnusableRecording(f"recording {self.path} {what}: expected lines of "
                                     "'<receive timestamp> <Binance JSON message>', plain or gzip")
 
+    def decode_lines(self, lines: list[bytes]) -> list[Event]:
+        """Lines as a recording holds them (``<receive ns> <message>``), not read from the file: the
+        live feed's path through the same decoders, checks and counts (``malformed``)."""
+        out = self._decode_lines(lines, self.lines)
+        self.lines += len(lines)
+        self.events += len(out)
+        return [ev for _, _, _, ev in out]
+
     def _decode_block(self, block: bytes, lineno: int
                       ) -> tuple[list[tuple[int, int, int, Event]] | None, int]:
         """Every line of ``block`` in one decode and the block's line count; None for the

@@ -104,9 +104,14 @@ SCOREBOARD_STATS = StatsSchema(
 SUPERVISOR_STATS = StatsSchema(counters=("stalls", "silent_kills", "reloads_ok", "reloads_refused",
                                          "reloads_unchanged"), gauges=("loop_gap_max_ms",))
 
+#: the live feed's counters (``marketdata.live``)
+LIVE_FEED_COUNTERS = ("ws_connects", "ws_reconnects", "ws_planned_reconnects", "ws_frames",
+                      "ws_unknown_frames", "snapshot_requests", "snapshot_errors", "ws_resyncs")
+
 MD_STATS = StatsSchema(
+    histograms=("recv_to_publish", "exch_to_recv"),
     counters=("book_ticker", "depth", "trade", "snapshot", "malformed", "unknown_instrument",
-              "resyncs", "crossed", "published", *CHILD_COUNTERS),
+              "resyncs", "crossed", "published", *LIVE_FEED_COUNTERS, *CHILD_COUNTERS),
     gauges=("feed_done", "event_lag_ms", *CHILD_GAUGES),
 )
 
