@@ -65,3 +65,14 @@ def test_user_errors_exit_2_with_a_message_and_no_traceback(args):
     assert "Traceback" not in r.stderr
     if args[0] != "status":  # status of an instance that is not running: exit 1 (runtime)
         assert r.returncode == 2, r.stderr
+
+
+def test_a_plan_that_shares_cores_is_warned_about():
+    from quotepipe.runtime.cpu import pinning_warning
+
+    assert pinning_warning(0, [1], [0, 1]) is None
+    assert pinning_warning(0, [1, 2, 3], list(range(8))) is None
+    w = pinning_warning(0, [1, None, None], [0, 1])
+    assert w is not None and "4 busy processes" in w and "2 workers unpinned" in w
+    w = pinning_warning(0, [1, 1], [0, 1, 2, 3])
+    assert w is not None and "cores [1] pinned twice" in w

@@ -16,12 +16,13 @@ from quotepipe.config import (
     Config,
     ConfigError,
     canary_warning,
+    cpu_plan,
     dump_config,
     load_config,
     shard_modes,
 )
 from quotepipe.domain.shards import ShardMap
-from quotepipe.runtime.cpu import host_cpus
+from quotepipe.runtime.cpu import host_cpus, pinning_warning
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,9 +51,9 @@ def config_summary(cfg: Config, source: str) -> str:
     ]
     for shard, ids in shards.items():
         lines.append(f"  shard {shard:<5} {modes[shard]:<8} {', '.join(ids) or '(no instruments)'}")
-    warning = canary_warning(cfg)
-    if warning:
-        lines.append(f"  warning: {warning}")
+    for warning in (canary_warning(cfg), pinning_warning(*cpu_plan(cfg, host_cpus()), host_cpus())):
+        if warning:
+            lines.append(f"  warning: {warning}")
     return "\n".join(lines)
 
 
@@ -103,7 +104,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                           "shards": [{"shard": s, "mode": modes[s],
                                       "instruments": [cfg.instruments[i].id for i in slots]}
                                      for s, slots in enumerate(ShardMap.of(cfg).by_shard())],
-                          "warning": canary_warning(cfg)}, indent=2))
+                          "warning": canary_warning(cfg),
+                          "pinning_warning": pinning_warning(*cpu_plan(cfg, host_cpus()), host_cpus())},
+                         indent=2))
         return EXIT_OK
     print(config_summary(cfg, args.path))
     return EXIT_OK

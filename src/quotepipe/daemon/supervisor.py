@@ -49,7 +49,7 @@ from quotepipe.config import (
 from quotepipe.daemon import sdnotify
 from quotepipe.daemon.child import ROLES, child_argv
 from quotepipe.daemon.view import InstanceView
-from quotepipe.runtime.cpu import host_cpus, pin, restrict
+from quotepipe.runtime.cpu import host_cpus, pin, pinning_warning, restrict
 from quotepipe.runtime.lifeline import set_process_name
 from quotepipe.runtime.silence import SilenceWatch
 from quotepipe.shm.catalog import (
@@ -246,6 +246,9 @@ class Supervisor:
         if warning:
             log.warning("%s", warning)
         md_cpu, worker_cpus = cpu_plan(cfg, self.all_cpus)
+        sharing = pinning_warning(md_cpu, worker_cpus, sorted(self.all_cpus))
+        if sharing:
+            log.warning("%s", sharing)
         # the venue, scoreboard and supervisor stay off the workers' cores, so they never preempt them
         others = self.all_cpus - {c for c in worker_cpus if c is not None}
         self.helper_cpus = others if cfg.workers.isolate and others else None

@@ -25,11 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
 import random
 import threading
 import time
 import urllib.request
-from collections import deque
 from collections.abc import Callable, Iterator
 
 from picows import WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -45,6 +45,7 @@ from quotepipe.shm.catalog import LIVE_FEED_COUNTERS as COUNTERS
 log = logging.getLogger(__name__)
 
 DRAIN = 256             #: frames decoded per turn of the market-data loop
+WAIT_S = 0.02           #: longest block on an empty inbox before the caller's housekeeping
 SNAPSHOT_TIMEOUT_S = 10.0
 STABLE_S = 10.0         #: a connection that lasted this long resets the backoff
 
@@ -70,7 +71,9 @@ class LiveFeed:
         for venue, pairs in self.venues.items():
             self.route[venue] = {name.encode(): iid for iid, symbol in pairs
                                  for name in stream_names(symbol, self.bc)}
-        self.inbox: deque[tuple[int, int, str, bytes]] = deque()  # (wall ns, mono ns, instrument, raw)
+        #: (wall ns, mono ns, instrument, raw frame): a C queue, so the market-data side blocks on it
+        #: without the GIL and wakes as soon as the I/O thread puts a frame
+        self.inbox: queue.SimpleQueue[tuple[int, int, str, bytes]] = queue.SimpleQueue()
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.pending: set[str] = set()     #: instruments with a snapshot on its way
         self.asked: set[str] = set()       #: instruments that had their first snapshot request
@@ -93,14 +96,24 @@ class LiveFeed:
         does its housekeeping and waits a little). Runs until the caller stops."""
         self._thread.start()
         inbox, readers, slot = self.inbox, self.readers, {iid: k for k, iid in enumerate(self.ids)}
+        get, get_nowait = inbox.get, inbox.get_nowait
         try:
             while True:
-                if not inbox:
-                    yield None
+                item: tuple[int, int, str, bytes] | None
+                try:
+                    item = get(timeout=WAIT_S)
+                except queue.Empty:
+                    yield None  # nothing for a while: the caller's housekeeping
                     continue
                 on_frame = self.on_frame
-                for _ in range(min(DRAIN, len(inbox))):
-                    wall, mono, iid, raw = inbox.popleft()
+                for _ in range(DRAIN):
+                    if item is None:
+                        try:
+                            item = get_nowait()
+                        except queue.Empty:
+                            break
+                    wall, mono, iid, raw = item
+                    item = None
                     if not raw:  # the I/O thread connected: the first sync (or a reconnect's)
                         if iid not in self.pending:
                             self.request_snapshot(iid)
@@ -205,7 +218,7 @@ class LiveFeed:
 
     def _loop_request(self, iid: str) -> None:
         """From the I/O thread: the market-data side takes the request (``pending`` is its own)."""
-        self.inbox.append((0, 0, iid, b""))  # an empty frame: "ask for a snapshot"
+        self.inbox.put((0, 0, iid, b""))  # an empty frame: "ask for a snapshot"
 
     def _frame(self, route: dict[bytes, str], frame: bytes) -> None:
         """One whole frame, stamped and routed by its stream name into the inbox."""
@@ -216,7 +229,7 @@ class LiveFeed:
         if iid is None:
             self.counts["ws_unknown_frames"] += 1
             return
-        self.inbox.append((w, m, iid, frame))
+        self.inbox.put((w, m, iid, frame))
 
     async def _snapshot(self, iid: str) -> None:
         venue, symbol = split_id(iid)
@@ -231,7 +244,7 @@ class LiveFeed:
             if not self._stop.is_set():
                 loop.create_task(self._snapshot(iid))
             return
-        self.inbox.append((time.time_ns(), time.monotonic_ns(), iid, body))
+        self.inbox.put((time.time_ns(), time.monotonic_ns(), iid, body))
 
 
 class _Listener(WSListener):

@@ -26,7 +26,6 @@ from quotepipe.shm.catalog import LIVE_FEED_COUNTERS, MD_STATS, Attached
 log = logging.getLogger(__name__)
 
 SPIN_BELOW_S = 0.0002  # shorter waits spin; longer ones sleep
-IDLE_S = 0.0001        # the live feed's wait when no frame is in
 EXCH_LAG_MAX_NS = 60_000_000_000  # exchange-to-receive lags taken into the histogram
 
 
@@ -73,10 +72,9 @@ class MarketDataProcess(ChildProcess):
         live = self.feed if isinstance(self.feed, LiveFeed) else None
         for ev in self.feed.events(limit or None):
             now = clock()
-            if ev is None:  # the live feed's inbox is empty: beat, and wait a little
+            if ev is None:  # the live feed's inbox stayed empty (it waited on it): beat
                 if now >= self.next_house and not self.housekeeping(now):
                     return 0
-                time.sleep(IDLE_S)
                 continue
             if not started:
                 started, t0_wall, t0_event = True, now, ev.recv_ns

@@ -116,7 +116,6 @@ class Recorder:
             for ev in self.feed.events():
                 if ev is not None:
                     self.books.apply(ev)
-                    continue
                 mono = time.monotonic()
                 if end is not None and mono >= end:
                     break
@@ -129,7 +128,6 @@ class Recorder:
                 if self.progress and mono >= next_show:
                     next_show = mono + 1.0
                     self._show(time.time() - start)
-                time.sleep(0.001)
         except KeyboardInterrupt:
             log.info("record: interrupted; closing the files")
         finally:

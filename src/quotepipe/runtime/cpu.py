@@ -44,3 +44,18 @@ def _set_affinity(pid: int, cpus: set[int], what: str) -> bool:
                     exc.strerror or exc)
         return False
     return True
+
+
+def pinning_warning(md: int | None, workers: list[int | None], cpus: list[int]) -> str | None:
+    """A warning when the plan pins more busy processes than the host has cores (or leaves
+    workers unpinned beside pinned ones): they will share cores and latency will show it."""
+    pinned = [c for c in (md, *workers) if c is not None]
+    unpinned = sum(1 for c in workers if c is None)
+    busy = len(pinned) + unpinned
+    if busy <= len(cpus) and len(set(pinned)) == len(pinned):
+        return None
+    shared = sorted({c for c in pinned if pinned.count(c) > 1})
+    return (f"{busy} busy processes (market data and {len(workers)} workers) on {len(cpus)} cores"
+            + (f"; cores {shared} pinned twice" if shared else "")
+            + (f"; {unpinned} workers unpinned" if unpinned else "")
+            + ": they share cores, so market-data-to-intent latency rises (fewer workers, or more cores)")
