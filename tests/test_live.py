@@ -228,3 +228,19 @@ def test_run_on_the_live_feed_quotes_every_instrument_and_a_stall_pulls_the_quot
     finally:
         sim.stop()
     assert set(LIVE_FEED_COUNTERS) <= set(d.summary()["market_data"])
+
+
+def test_a_connection_is_replaced_before_the_venues_age_limit(paced):
+    """The venue cuts a connection at 24 h; the feed leaves first (here after 2 s) and resyncs."""
+    import msgspec
+
+    sim, feed, books = paced
+    cfg = feed.cfg
+    short = msgspec.structs.replace(cfg, feed=msgspec.structs.replace(
+        cfg.feed, binance=msgspec.structs.replace(cfg.feed.binance, max_connection_s=2.0)))
+    feed = LiveFeed(short, books)
+    book = books.books[0]
+    consume(feed, books, lambda: feed.counts["ws_planned_reconnects"] >= 1 and feed.counts["ws_connects"] >= 2
+            and book.state is BOOK_VALID and book.applied > 40)
+    assert feed.counts["ws_planned_reconnects"] >= 1 and feed.counts["ws_reconnects"] >= 1
+    assert book.state is BOOK_VALID
