@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,32 +155,43 @@ def instructions(tree: Tree, args: Sequence[str], timeout: float = 900) -> int:
     return int(m.group(1).replace(",", ""))
 
 
-def _irefs(tree: Tree, workload: Path, ticks: int, extra: str) -> int:
-    return instructions(tree, [str(PROBE), "count", str(workload), "--ticks", str(ticks), "--extra", extra])
+#: type-cache layouts each tree is counted under (``probe.shift_type_tags``); per stage the median
+LAYOUTS = (0, 1, 2, 3, 5)
+
+
+def _irefs(tree: Tree, workload: Path, ticks: int, extra: str, layout: int = 0) -> int:
+    return instructions(tree, [str(PROBE), "count", str(workload), "--ticks", str(ticks), "--extra", extra,
+                               "--layout", str(layout)])
 
 
 def count_instructions(tree: Tree, workload: Path, ticks: int,
                        progress: Any = None) -> dict[str, float]:
     """Instructions per call of each stage and per whole tick (the runner with its timing),
-    as the marginal of one more pass over ``ticks`` inputs, the empty loop's share removed.
-    The probes run side by side on every core (counts do not depend on the load)."""
+    as the marginal of one more pass over ``ticks`` inputs, the empty loop's share removed,
+    the median over the type-cache layouts ``LAYOUTS``. The probes run side by side on every
+    core (counts do not depend on the load)."""
     n = len(_ticks_in(workload, ticks))
     extras = ("none", "loop", *COUNTED)
+    runs = [(x, k) for k in LAYOUTS for x in extras]
     with ThreadPoolExecutor(max_workers=max(1, len(os.sched_getaffinity(0)) if hasattr(
             os, "sched_getaffinity") else os.cpu_count() or 1)) as pool:
-        futures = {x: pool.submit(_irefs, tree, workload, ticks, x) for x in extras}
+        futures = {r: pool.submit(_irefs, tree, workload, ticks, *r) for r in runs}
         irefs = {}
-        for x in extras:
-            irefs[x] = futures[x].result()
+        for r in runs:
+            irefs[r] = futures[r].result()
             if progress:
-                progress(f"{tree.label}: {x} counted")
-    base = irefs["none"]
-    loop = (irefs["loop"] - base) / n
-    out: dict[str, float] = {"loop": loop}
-    for what in COUNTED:
-        extra = (irefs[what] - base) / n
-        out[what] = extra if what == "tick_total" else extra - loop
-    return out
+                progress(f"{tree.label}: {r[0]} counted (layout {r[1]})")
+    per_layout = []
+    for k in LAYOUTS:
+        base = irefs["none", k]
+        loop = (irefs["loop", k] - base) / n
+        got: dict[str, float] = {"loop": loop}
+        for what in COUNTED:
+            extra = (irefs[what, k] - base) / n
+            got[what] = extra if what == "tick_total" else extra - loop
+        per_layout.append(got)
+    # the median over the layouts: a stage's count without the luck of one layout's collisions
+    return {what: statistics.median(g[what] for g in per_layout) for what in per_layout[0]}
 
 
 def _ticks_in(workload: Path, ticks: int) -> list[Any]:
