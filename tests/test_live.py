@@ -244,3 +244,36 @@ def test_a_connection_is_replaced_before_the_venues_age_limit(paced):
             and book.state is BOOK_VALID and book.applied > 40)
     assert feed.counts["ws_planned_reconnects"] >= 1 and feed.counts["ws_reconnects"] >= 1
     assert book.state is BOOK_VALID
+
+
+def test_a_killed_recorder_keeps_every_closed_file_and_the_open_ones_up_to_the_last_flush(
+        real_recordings, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    files = [cut(real_recordings, tmp_path, "usdm_ethusdt.gz", 60_000)]
+    sim = Simulator(files, speed=4, wait_clients=1).start()
+    out = tmp_path / "rec"
+    try:
+        cfg = tmp_path / "rec.yaml"
+        cfg.write_text(config(sim, ["binance-usdm:ETHUSDT"]))
+        p = subprocess.Popen([sys.executable, "-m", "quotepipe", "record", "-c", str(cfg), "--out", str(out),
+                              "--rotate", "3s"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert wait_for(lambda: len(list(out.glob("*.gz"))) >= 2, 60)  # two periods closed
+        time.sleep(2.5)  # the open file has flushed at least once
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(30)
+    finally:
+        sim.stop()
+    closed = sorted(out.glob("*.gz"))
+    parts = sorted(out.glob("*.gz.part"))
+    assert len(parts) == 1
+    r = run_cli("data", "inspect", *map(str, closed), "--json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)["instruments"]["binance-usdm:ETHUSDT"]
+    assert row["malformed"] == 0 and row["resyncs"] == 0 and row["snapshot"] >= len(closed)
+    r = run_cli("data", "inspect", str(parts[0]), "--json")  # cut mid-stream: read up to the cut
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)["instruments"]["binance-usdm:ETHUSDT"]
+    assert row["book_ticker"] > 0 and row["malformed"] <= 1  # at most the one cut line
