@@ -28,7 +28,7 @@ from quotepipe.marketdata.feed import Feed
 from quotepipe.marketdata.messages import BookTickerEvent, TradeEvent
 from quotepipe.results.rundir import RunRecorder
 from quotepipe.scoreboard.allocator import Allocator
-from quotepipe.scoreboard.arrival import REFIT_NS, ArrivalFits
+from quotepipe.scoreboard.arrival import REFIT_NS, ArrivalFits, fit_summary
 from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
@@ -246,10 +246,7 @@ class Replay:
                 "rejects": venue.rejects[i], "blacklists": alloc.blacklists[i],
             }
             if self.fits is not None:
-                f = self.fits.fits[i].fit
-                instruments[iid]["arrival_fit"] = {
-                    "a": round(f.a, 6), "k_per_bps": round(f.k, 6), "sigma_bps": round(f.sigma_bps, 4),
-                    "r2": round(f.r2, 4), "trade_steps": f.trade_steps, "fitted": f.fitted}
+                instruments[iid]["arrival_fit"] = fit_summary(self.fits.fits[i].fit)
         summary = self.stats.summary((50, 95, 99))
         stages = {name: {k: round(v, 3) for k, v in summary[name].items() if k != "count"}
                   for name in TIMED if summary[name]["count"]}

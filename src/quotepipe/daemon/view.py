@@ -20,7 +20,9 @@ from quotepipe.domain.guards import FLAG_BLACKLISTED, Guard, Reason
 from quotepipe.domain.instrument import instrument_specs, pnl_usd
 from quotepipe.domain.orders import UNSEEN
 from quotepipe.domain.risk import REASONS, STATES
+from quotepipe.domain.snapshot import PUBLISH_NS, RECV_NS
 from quotepipe.domain.stages import TIMED
+from quotepipe.scoreboard.arrival import fit_summary
 from quotepipe.shm.catalog import (
     MD_STATS,
     SCOREBOARD_STATS,
@@ -106,8 +108,7 @@ class InstanceView:
                 "stop_cancels": row.stop_cancels if row else 0,
                 "operator_halted": op_all or op_shards[self.shard_of[i]] or op_slots[i],
                 **self._orders(i, row, snap, mono, rate, mid, pos, int(counts[i, 3]), int(counts[i, 4])),
-                "arrival_fit": {"a": _r(fit.a, 6), "k_per_bps": _r(fit.k, 6), "sigma_bps": _r(fit.sigma_bps),
-                                "r2": _r(fit.r2), "trade_steps": fit.trade_steps, "fitted": bool(fit.fitted)},
+                "arrival_fit": fit_summary(fit),
             }
         copies = [w.copy() for w in self.worker_stats]
         wsum, hists = self.worker_totals(copies)
@@ -211,7 +212,7 @@ class InstanceView:
         """What the live screen shows of an instrument beside its prices: our orders' sizes, ages
         (event time) and queue ahead, the position's USD value, the last tick's guard and reasons."""
         spec = self.specs[i]
-        now = event_now(snap[9], snap[10], mono, rate) if snap else 0
+        now = event_now(snap[RECV_NS], snap[PUBLISH_NS], mono, rate) if snap else 0
         value = _r(spec.notional_usd(mid, pos), 2) if math.isfinite(mid) else None
         out: dict[str, Any] = {"digits": spec.digits, "lot_digits": spec.lot_digits, "position_usd": value,
                                "guard": Guard(guard).name.lower() if guard < len(Guard) else "?",

@@ -84,7 +84,6 @@ class LiveFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="qp-md-io", daemon=True)
-        self.connected = dict.fromkeys(self.venues, False)
 
     @property
     def malformed(self) -> int:
@@ -189,7 +188,6 @@ class LiveFeed:
                 if not first:
                     self.counts["ws_reconnects"] += 1
                 first = False
-                self.connected[venue] = True
                 log.info("%s: connected (%d streams)", venue, len(streams))
                 if self.l2:  # the stream is open and buffering: now the snapshots
                     for iid, _ in pairs:
@@ -207,7 +205,6 @@ class LiveFeed:
                     attempt = 0
                     continue
                 finally:
-                    self.connected[venue] = False
                     if self._stop.is_set():
                         transport.disconnect()
             if time.monotonic() - started > STABLE_S:

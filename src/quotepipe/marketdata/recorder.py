@@ -41,12 +41,10 @@ class _File:
         self.part = self.final.with_name(self.final.name + ".part")
         self.raw: IO[bytes] = open(self.part, "wb")  # noqa: SIM115 - closed in finish()
         self.gz = gzip.GzipFile(fileobj=self.raw, mode="wb", compresslevel=6, mtime=0)
-        self.lines = 0
         self.stream_lines = 0  #: lines of a stream (not a snapshot): a file without any holds no data
 
     def write(self, wall: int, raw: bytes) -> None:
         self.gz.write(b"%d %s\n" % (wall, raw))
-        self.lines += 1
         if raw.startswith(b'{"stream"'):
             self.stream_lines += 1
 

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from quotepipe.domain.snapshot import BOOK_VALID
-from quotepipe.marketdata.binance import DEPTH_PATH, VENUES, split_id
+from quotepipe.marketdata.binance import DEPTH_PATH, VENUES
 from quotepipe.marketdata.book import OrderBook
 from quotepipe.marketdata.messages import DepthEvent, SnapshotEvent
 from quotepipe.marketdata.recording import RecordingReader, read_blocks
@@ -85,8 +85,6 @@ class Simulator:
         self.clients: dict[Any, tuple[str, dict[bytes, bytes]]] = {}
         self.sent: Counter[str] = Counter()  #: frames sent per stream name (once, however many clients)
         self.sent_total = 0
-        self.snapshots_served: Counter[str] = Counter()
-        self.instruments: set[str] = set()
         self.done = threading.Event()
         self.played = threading.Event()  #: every line played (not set while looping)
         self.ready = threading.Event()
@@ -96,7 +94,6 @@ class Simulator:
         self._drop: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._subscribed = threading.Event()
 
     # ---------------------------------------------------------------- control (any thread)
     def start(self) -> Simulator:
@@ -127,9 +124,6 @@ class Simulator:
     def malformed(self, venue: str, frames: int = 1) -> None:
         """Send ``frames`` frames that are not Binance messages to every client of ``venue``."""
         self._malformed.append((venue, frames))
-
-    def wait_subscribed(self, timeout: float = 30.0) -> bool:
-        return self._subscribed.wait(timeout)
 
     def feed_yaml(self) -> str:
         base = f"{self.host}:{self.port}"
@@ -169,7 +163,6 @@ class Simulator:
         book = self.books.get(iid)
         if book is None or book.state is not BOOK_VALID:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, f"{iid}: no valid book yet\n")
-        self.snapshots_served[iid] += 1
         bids = [[repr(p), repr(book.bids.qty[p])] for p in book.bids.best_prices(limit)]
         asks = [[repr(p), repr(book.asks.qty[p])] for p in book.asks.best_prices(limit)]
         now_ms = time.time_ns() // 1_000_000
@@ -192,7 +185,6 @@ class Simulator:
         streams = {stream_key(s.encode()): s.encode()
                    for s in parse_qs(url.query).get("streams", [""])[0].split("/") if s}
         self.clients[ws] = (venue, streams)
-        self._subscribed.set()
         try:
             await ws.wait_closed()
         finally:
@@ -245,7 +237,6 @@ class Simulator:
             skip = False
             for ev in self.readers[k].decode_lines([line]):
                 iid = ev.inst
-                self.instruments.add(iid)
                 book = self.books.get(iid)
                 if book is None:
                     book = self.books[iid] = OrderBook(iid, not iid.startswith("binance-spot"))
@@ -277,6 +268,3 @@ class Simulator:
     def stream_counts(self) -> dict[str, int]:
         return dict(self.sent)
 
-
-def venue_of(iid: str) -> str:
-    return split_id(iid)[0]

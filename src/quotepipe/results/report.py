@@ -105,32 +105,27 @@ def plot_equity(runs: list[Run]) -> Any:
     return fig
 
 
-def plot_positions(runs: list[Run]) -> Any:
+def _steps(runs: list[Run], title: str, column: str, ylabel: str, level: float) -> Any:
+    """One time-series column per instrument as steps (it holds between samples), a line at ``level``."""
     c = colors(runs)
-    fig, axes = _grid(runs, "Position value per instrument (USD at the mid)")
+    fig, axes = _grid(runs, title)
     for ax, run in zip(axes, runs, strict=True):
         for iid, rows in run.by_instrument().items():
-            ax.step(run.minutes(rows), [float(r["inventory_usd"]) for r in rows], where="post", lw=1,
-                    label=iid, color=c[iid])
+            ax.step(run.minutes(rows), [float(r[column]) for r in rows], where="post", lw=1, label=iid,
+                    color=c[iid])
+        ax.axhline(level, color="grey", lw=0.5)
         ax.set_xlabel("minutes of event time")
-        ax.axhline(0, color="grey", lw=0.5)
-    axes[0].set_ylabel("USD")
+    axes[0].set_ylabel(ylabel)
     axes[-1].legend(fontsize=7, loc="best")
     return fig
+
+
+def plot_positions(runs: list[Run]) -> Any:
+    return _steps(runs, "Position value per instrument (USD at the mid)", "inventory_usd", "USD", 0.0)
 
 
 def plot_weights(runs: list[Run]) -> Any:
-    c = colors(runs)
-    fig, axes = _grid(runs, "Allocator weight per instrument")
-    for ax, run in zip(axes, runs, strict=True):
-        for iid, rows in run.by_instrument().items():
-            ax.step(run.minutes(rows), [float(r["weight"]) for r in rows], where="post", lw=1, label=iid,
-                    color=c[iid])
-        ax.axhline(1, color="grey", lw=0.5)
-        ax.set_xlabel("minutes of event time")
-    axes[0].set_ylabel("weight (mean 1)")
-    axes[-1].legend(fontsize=7, loc="best")
-    return fig
+    return _steps(runs, "Allocator weight per instrument", "weight", "weight (mean 1)", 1.0)
 
 
 def plot_markouts(runs: list[Run]) -> Any:

@@ -27,6 +27,7 @@ runs the same code on the recording's trades.
 from __future__ import annotations
 
 import math
+from typing import Any, Protocol
 
 from quotepipe.config import SpreadConfig
 
@@ -55,6 +56,27 @@ class Fit:
 
     def as_tuple(self) -> tuple[float, float, float, float, float, int, int]:
         return (self.a, self.k, self.sigma_bps, self.r2, self.steps, self.trade_steps, int(self.fitted))
+
+
+class _FitFields(Protocol):
+    @property
+    def a(self) -> float: ...
+    @property
+    def k(self) -> float: ...
+    @property
+    def sigma_bps(self) -> float: ...
+    @property
+    def r2(self) -> float: ...
+    @property
+    def trade_steps(self) -> int: ...
+    @property
+    def fitted(self) -> int: ...  # bool on a Fit, 0/1 in the table
+
+
+def fit_summary(f: _FitFields) -> dict[str, Any]:
+    """A fit as replay's summary and ``status`` show it (a ``Fit``, or a row of the fits table)."""
+    return {"a": round(f.a, 6), "k_per_bps": round(f.k, 6), "sigma_bps": round(f.sigma_bps, 4),
+            "r2": round(f.r2, 4), "trade_steps": f.trade_steps, "fitted": bool(f.fitted)}
 
 
 class ArrivalFit:

@@ -70,7 +70,6 @@ class TickEngine:
                                   cfg.pipeline.shadow_log_first)
         self.ticks = [0] * n
         self.intents = [0] * n        # ticks whose intent acted
-        self.last: list[QuoteIntent | None] = [None] * n  #: each slot's last intent (guard, reasons)
         # ticks by outcome: guard << 6 | bid action << 3 | ask action, and by reason bitmask;
         # one increment a tick, expanded into per-guard, per-action, per-reason counts when read
         self.outcomes = [0] * (len(Guard) << 6)
@@ -141,7 +140,6 @@ class TickEngine:
         if self.record is not None:
             self.record.append((slot, snap, ctx))
         intent = self.runner_of[slot].tick(slot, snap, ctx)  # type: ignore[union-attr]
-        self.last[slot] = intent
         self.ticks[slot] += 1
         self.outcomes[intent.guard << 6 | intent.bid_action << 3 | intent.ask_action] += 1
         reasons = intent.reasons

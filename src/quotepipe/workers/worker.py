@@ -74,6 +74,7 @@ class Worker(ChildProcess):
         n = len(cfg.instruments)
         self.mirror = VenueMirror(n)
         self.timer_ticks = [0] * n
+        self.last: list[QuoteIntent | None] = [None] * n  #: each slot's last intent
         self._counts_base = self.counts.rows.astype(np.int64)  # a restarted worker carries on
         self.coalesced = 0
         self.md_to_intent = array("q", bytes(8 * BUFFER))
@@ -155,8 +156,10 @@ class Worker(ChildProcess):
         book = self.book_flags
         if book:  # a book-wide flatten works every position down, whatever the allocator says
             weight, flags = 1.0, book
-        if engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], self.pulled[slot]) is None:
+        intent = engine.tick(slot, rec, now, weight, flags, self.mirror.seen[slot], self.pulled[slot])
+        if intent is None:
             return
+        self.last[slot] = intent  # its guard and reasons, for the live screen (the counts table)
         if not from_md:
             self.timer_ticks[slot] += 1
         elif engine.intents[slot] != intents:  # the tick's intent acted: it is on the ring
@@ -289,7 +292,7 @@ class Worker(ChildProcess):
             rows[s, 0] = base[s, 0] + engine.ticks[s]
             rows[s, 1] = base[s, 1] + engine.intents[s]
             rows[s, 2] = base[s, 2] + self.timer_ticks[s]
-            last = engine.last[s]
+            last = self.last[s]
             if last is not None:
                 rows[s, 3] = last.guard
                 rows[s, 4] = last.reasons
