@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from quotepipe.config import default_config, parse_config
-from quotepipe.domain.snapshot import BookState
+from quotepipe.domain.snapshot import LEVELS, BookState
 from quotepipe.marketdata import recording
 from quotepipe.marketdata.book import BookSet, OrderBook
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
@@ -411,30 +411,48 @@ def test_synthetic_toxic_instruments_move_with_their_trades():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.integers(1, 80).map(float), st.sampled_from([0.0, 1.0, 2.5])),
-                         max_size=30), max_size=40), st.booleans(), st.booleans())
-def test_book_side_top_matches_a_sorted_book(updates, bid, small_cache):
-    """Against a plain dict; ``small_cache`` makes the sorted cache smaller than the
-    book so that levels fall outside it, push out of it and the cache is rebuilt."""
-    from quotepipe.marketdata.book import _Side
+@given(st.lists(st.lists(st.tuples(st.integers(1, 80), st.sampled_from([0.0, 1.0, 2.5])),
+                         max_size=30), max_size=40), st.booleans(), st.sampled_from([0.5, 0.01, 1e-8]))
+def test_book_side_matches_a_sorted_dict(updates, bid, tick):
+    """The compiled side against a plain dict: the best levels, every size, and ``apply``'s
+    answer to "did the best LEVELS change": True exactly when they did, for a diff that names
+    each price once, as the venue's do."""
+    from quotepipe.marketdata.book_side import BookSide
 
-    class SmallSide(_Side):
-        __slots__ = ()
-        TOP_MAX, TOP_MIN = 12, 6
+    def top(book: dict[float, float]) -> list[tuple[float, float]]:
+        return [(p, book[p]) for p in sorted(book, reverse=bid)[:LEVELS]]
 
-    side = (SmallSide if small_cache else _Side)(bid=bid)
-    side.seed([(float(p), 1.0) for p in range(20, 60)])
-    naive = {float(p): 1.0 for p in range(20, 60)}
+    side = BookSide(bid, tick)
+    naive = {p * tick: 1.0 for p in range(20, 60)}
+    side.seed([(p, q) for p, q in naive.items()])
     for levels in updates:
-        side.apply(levels)
+        levels = [(p * tick, q) for p, q in dict(levels).items()]
+        before = top(naive)
+        changed = side.apply(levels)
         for p, q in levels:
             if q > 0:
                 naive[p] = q
             else:
                 naive.pop(p, None)
-        want = sorted(naive, reverse=bid)[:5]
-        assert side.best_prices(5) == want
-        assert side.qty == naive
+        assert side.best_levels(LEVELS) == top(naive)
+        assert changed == (top(naive) != before)
+        assert len(side) == len(naive)
+        assert all(side.qty_at(p) == q for p, q in naive.items())
+        assert side.best() == (top(naive)[0][0] if naive else None)
+    assert side.off_tick == 0
+
+
+def test_book_side_counts_prices_off_the_tick_grid_and_refuses_what_does_not_fit():
+    from quotepipe.marketdata.book_side import BookSide
+
+    side = BookSide(False, 0.1)
+    side.apply([(100.0, 1.0), (100.05, 2.0), (100.1, 3.0)])
+    assert side.off_tick == 1
+    assert len(side) == 2  # booked at its nearest tick, over the level that was there
+    with pytest.raises(OverflowError, match="does not fit"):
+        side.apply([(1e18, 1.0)])
+    with pytest.raises(ValueError, match="tick must be positive"):
+        BookSide(True, 0.0)
 
 
 @pytest.mark.parametrize("limit", [None, 0, 1, 37, 5000])

@@ -67,7 +67,7 @@ class Replay:
         self.limit = limit if limit is not None else (SYNTHETIC_EVENTS if synthetic else None)
         self.ids = [i.id for i in cfg.instruments]
         n = len(self.ids)
-        self.books = BookSet(self.ids)
+        self.books = BookSet.of(cfg)
         self.stats = StatsBlock.local(WORKER_STATS)
         self.board = Scoreboard(cfg.symbol_scoreboard, n)
         self.allocator = Allocator(cfg.dynamic_allocator, cfg.symbol_scoreboard, n)

@@ -160,7 +160,8 @@ class QuotepipeCollector:
         yield gauge("venue_open_orders", "Orders in flight or resting", s["venue"]["open_orders"])
         yield gauge("total_pnl_usd", "Total PnL, USD at mid", s["total_pnl_usd"])
         md = CounterMetricFamily("quotepipe_md_messages", "Market-data messages by kind", labels=["kind"])
-        for kind in ("book_ticker", "depth", "trade", "snapshot", "malformed", "resyncs", "crossed"):
+        for kind in ("book_ticker", "depth", "trade", "snapshot", "malformed", "resyncs", "crossed",
+                     "off_tick"):
             md.add_metric([kind], s["market_data"][kind])
         yield md
         shard = GaugeMetricFamily("quotepipe_shard_halted", "1 when a shard is halted",

@@ -14,103 +14,36 @@ book in sequence is already past (a recording's periodic one) changes nothing.
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left, insort
 from collections import deque
 
+from quotepipe.config import Config
 from quotepipe.domain.snapshot import BOOK_EMPTY, BOOK_L1_ONLY, BOOK_RESYNCING, BOOK_VALID, LEVELS
-from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, Event, Level, SnapshotEvent
+from quotepipe.marketdata.book_side import BookSide
+from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, Event, SnapshotEvent
 
 log = logging.getLogger(__name__)
 
 BUFFER_DIFFS = 5000        # diffs kept while waiting for a snapshot
 L1_ONLY_WARN_DIFFS = 1000  # diffs without any snapshot before warning "L1-only" ...
 L1_ONLY_WARN_NS = 5_000_000_000  # ... or this much receive time since the first one
-_INF = float("inf")
-
-
-class _Side:
-    """One side of an L2 book: price -> quantity, with the best levels kept sorted.
-
-    Prices sort best-first under ``key = sign * price`` (``-price`` for bids,
-    ``price`` for asks), so ``top[0]`` is the best level on both sides. ``top``
-    holds every level whose key is at most ``top[-1]`` (every level while
-    ``whole``): a diff's level beyond that range (three in four on real data)
-    costs one dict operation, and only levels inside it touch the sorted list.
-    The list is rebuilt from the dict in the rare case it drains below
-    ``TOP_MIN``.
-    """
-
-    __slots__ = ("qty", "top", "sign", "whole")
-    TOP_MAX = 128
-    TOP_MIN = 8          # >= LEVELS
-
-    def __init__(self, bid: bool) -> None:
-        self.qty: dict[float, float] = {}
-        self.top: list[float] = []
-        self.sign = -1.0 if bid else 1.0
-        self.whole = True
-
-    def clear(self) -> None:
-        self.qty.clear()
-        self.top.clear()
-        self.whole = True
-
-    def seed(self, levels: list[Level]) -> None:
-        self.qty = {p: q for p, q in levels if q > 0.0}
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        """``top`` afresh from the dict: one sort in C (``heapq.nsmallest`` over a generator
-        spent 3.5% of the book update in a Python loop)."""
-        prices = sorted(self.qty)
-        n = self.TOP_MAX
-        self.top = [-p for p in reversed(prices[-n:])] if self.sign < 0 else prices[:n]
-        self.whole = len(self.top) == len(prices)
-
-    def apply(self, levels: list[Level]) -> None:
-        """Set each level to its quantity; a quantity that is not positive removes it."""
-        qty = self.qty
-        top = self.top
-        sign = self.sign
-        lim = _INF if self.whole else top[-1]
-        for p, q in levels:
-            k = sign * p
-            if k > lim:
-                if q > 0.0:
-                    qty[p] = q
-                else:
-                    qty.pop(p, None)
-            elif q > 0.0:
-                if p not in qty:
-                    insort(top, k)
-                    if len(top) > self.TOP_MAX:
-                        top.pop()
-                        lim = top[-1]
-                        self.whole = False
-                qty[p] = q
-            elif p in qty:
-                del qty[p]
-                del top[bisect_left(top, k)]
-                if len(top) < self.TOP_MIN and not self.whole:
-                    self._rebuild()
-                    top = self.top
-                    lim = _INF if self.whole else top[-1]
-
-    def best(self) -> float | None:
-        return self.sign * self.top[0] if self.top else None
-
-    def best_prices(self, n: int) -> list[float]:
-        sign = self.sign
-        return [sign * k for k in self.top[:n]]
+DEFAULT_TICK = 1e-8  # the finest price step Binance lists: for a book whose instrument has no spec
 
 
 class OrderBook:
-    def __init__(self, inst: str, futures: bool) -> None:
+    """One instrument's book. ``tick``: its price step, the sides' integer key (``BookSide``).
+
+    ``top_dirty`` is set whenever what ``levels()`` returns may have changed (a diff
+    inside the top ``LEVELS``, a snapshot, a gap, a state change, a bookTicker while
+    L2 is not valid); the publisher clears it when it writes the depth block.
+    """
+
+    def __init__(self, inst: str, futures: bool, tick: float = DEFAULT_TICK) -> None:
         self.inst = inst
         self.futures = futures
-        self.bids = _Side(bid=True)
-        self.asks = _Side(bid=False)
+        self.bids = BookSide(True, tick)
+        self.asks = BookSide(False, tick)
         self.state = BOOK_EMPTY
+        self.top_dirty = True
         self.last_id = -1          # u of the last applied diff (or the snapshot id)
         self._synced = False       # first diff after the snapshot applied
         self._buffer: deque[DepthEvent] = deque(maxlen=BUFFER_DIFFS)
@@ -133,6 +66,8 @@ class OrderBook:
         if uid >= self.bt_id:
             self.bt_id = uid
             self.bt = (bid, ev.bid_qty, ask, ev.ask_qty, uid)
+            if self.state is not BOOK_VALID:  # levels() shows the bookTicker's L1
+                self.top_dirty = True
         if self.state is BOOK_EMPTY:
             self.state = BOOK_L1_ONLY
         if bid >= ask > 0:
@@ -147,6 +82,7 @@ class OrderBook:
         self.last_id = ev.last_update_id
         self._synced = False
         self.state = BOOK_RESYNCING  # until a diff bridges the snapshot
+        self.top_dirty = True
         buffered = list(self._buffer)
         self._buffer.clear()
         for diff in buffered:
@@ -167,6 +103,7 @@ class OrderBook:
                             "until a snapshot arrives", self.inst, self._diffs_without_snapshot)
             if self.state is BOOK_EMPTY:
                 self.state = BOOK_L1_ONLY
+                self.top_dirty = True
             return False
         if self.state is BOOK_RESYNCING and not self._synced and self.last_id < 0:
             self._buffer.append(ev)  # gap: wait for the next snapshot
@@ -187,15 +124,16 @@ class OrderBook:
                 return False
             self._synced = True
             self.state = BOOK_VALID
+            self.top_dirty = True
         elif (ev.prev_id != lid) if self.futures else (ev.first_id != lid + 1):
             self._gap(ev)
             return False
-        self.bids.apply(ev.bids)
-        self.asks.apply(ev.asks)
+        if self.bids.apply(ev.bids) | self.asks.apply(ev.asks):  # both sides, always
+            self.top_dirty = True
         self.last_id = ev.last_id
         self.applied += 1
-        bt, at = self.bids.top, self.asks.top
-        if bt and at and -bt[0] >= at[0]:
+        bid, ask = self.bids.best(), self.asks.best()
+        if bid is not None and ask is not None and bid >= ask:
             self.crossed += 1
         return True
 
@@ -206,6 +144,7 @@ class OrderBook:
         self._synced = False
         self.last_id = -1
         self.state = BOOK_RESYNCING
+        self.top_dirty = True
         self._buffer.clear()
         self._buffer.append(ev)
 
@@ -217,10 +156,9 @@ class OrderBook:
     def l1(self) -> tuple[float, float, float, float, int]:
         """Best bid px/qty, ask px/qty and update id from the freshest source."""
         if self.state is BOOK_VALID and self.last_id >= self.bt_id:
-            bt, at = self.bids.top, self.asks.top
-            if bt and at:
-                b, a = -bt[0], at[0]
-                return b, self.bids.qty[b], a, self.asks.qty[a], self.last_id
+            bid, ask = self.bids.best_level(), self.asks.best_level()
+            if bid is not None and ask is not None:
+                return bid[0], bid[1], ask[0], ask[1], self.last_id
         return self.bt
 
     def levels(self) -> tuple[float, ...]:
@@ -229,19 +167,13 @@ class OrderBook:
             bid, bid_qty, ask, ask_qty, _ = self.bt
             pad = (0.0,) * (LEVELS - 1)
             return (bid, *pad, bid_qty, *pad, ask, *pad, ask_qty, *pad)
-        bq, aq = self.bids.qty, self.asks.qty
-        bpx = self.bids.best_prices(LEVELS)
-        apx = self.asks.best_prices(LEVELS)
-        pad_b = (0.0,) * (LEVELS - len(bpx))
-        pad_a = (0.0,) * (LEVELS - len(apx))
-        return (*bpx, *pad_b, *[bq[p] for p in bpx], *pad_b,
-                *apx, *pad_a, *[aq[p] for p in apx], *pad_a)
+        return self.bids.top(LEVELS) + self.asks.top(LEVELS)
 
     def qty_at(self, side: int, price: float) -> float | None:
         """Quantity resting at ``price`` (side +1 bid, -1 ask); None when L2 is not valid."""
         if self.state is not BOOK_VALID:
             return None
-        return (self.bids if side > 0 else self.asks).qty.get(price, 0.0)
+        return (self.bids if side > 0 else self.asks).qty_at(price)
 
 
 class BookSet:
@@ -251,16 +183,26 @@ class BookSet:
     market-data process, ``quotepipe replay`` and ``quotepipe data inspect``.
     """
 
-    def __init__(self, instrument_ids: list[str]) -> None:
+    def __init__(self, instrument_ids: list[str], ticks: list[float] | None = None) -> None:
         self.ids = list(instrument_ids)
         self.index = {iid: i for i, iid in enumerate(self.ids)}
-        self.books = [OrderBook(iid, futures=not iid.startswith("binance-spot:")) for iid in self.ids]
+        self.books = [OrderBook(iid, not iid.startswith("binance-spot:"), tick)
+                      for iid, tick in zip(self.ids, ticks or [DEFAULT_TICK] * len(self.ids), strict=True)]
         self._slot = {iid: (i, self.books[i]) for iid, i in self.index.items()}  # one lookup per event
         n = len(self.ids)
         self.last_trade: list[tuple[float, float, int, int]] = [(0.0, 0.0, 0, 0)] * n
         self.exch_ns = [0] * n
         self.recv_ns = [0] * n
         self.md_seq = [0] * n
+
+    @classmethod
+    def of(cls, cfg: Config) -> BookSet:
+        """The configured instruments' books, each keyed by its instrument's tick."""
+        return cls([i.id for i in cfg.instruments], [i.tick_size for i in cfg.instruments])
+
+    def off_tick(self) -> int:
+        """Levels received off their instrument's tick grid (a ``tick_size`` that does not fit)."""
+        return sum(b.bids.off_tick + b.asks.off_tick for b in self.books)
 
     def apply(self, ev: Event) -> int:
         """Apply one event; the instrument's index when its snapshot changed, else -1.

@@ -18,6 +18,7 @@ from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed, UnknownInstrument
 from quotepipe.marketdata.live import LiveFeed
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
+from quotepipe.marketdata.publisher import Publisher
 from quotepipe.marketdata.recording import UnusableRecording
 from quotepipe.runtime.child import HOUSEKEEPING_NS, ChildProcess
 from quotepipe.runtime.cpu import pin
@@ -37,23 +38,22 @@ class MarketDataProcess(ChildProcess):
         super().__init__(shm, proc_slot, shm.stats("stats.md", MD_STATS))
         cfg = shm.cfg
         self.cpu = cpu
-        self.table = shm.snapshots(writable=True)
-        self.rings = [shm.md_ring_writer(s) for s in range(self.shards.count)]
-        self.trades = shm.trade_ring_writer()
-        self.books = BookSet([i.id for i in cfg.instruments])
-        self.ring_of = [self.rings[shard] for shard in self.shards.shard]
+        self.books = BookSet.of(cfg)
+        rings = [shm.md_ring_writer(s) for s in range(self.shards.count)]
+        self.publisher = Publisher(self.books, shm.snapshots(writable=True),
+                                   [rings[shard] for shard in self.shards.shard], shm.trade_ring_writer())
         self.live = cfg.feed.kind == "binance" and not paths
         self.feed: Feed | LiveFeed = LiveFeed(cfg, self.books) if self.live else Feed(cfg, paths)
         self.event_lag_ms = 0.0
+        self.warned_off_tick = False
 
     def run(self) -> int:
         pin(self.cpu)
         self.start()
         speed = 0.0 if self.live else self.cfg.feed.speed  # live data comes at its own pace
         books = self.books
-        table_write = self.table.table.write
-        ring_of = self.ring_of
-        trades_write = self.trades.write
+        publisher = self.publisher
+        publish = publisher.publish
         stats = self.stats
         incr = stats.incr
         published = stats.counter_index("published")
@@ -90,21 +90,15 @@ class MarketDataProcess(ChildProcess):
                 if not self.housekeeping(now):
                     return 0
             incr(kind_counter[type(ev)])
-            i = books.apply(ev)
+            i = publish(ev)
             if i < 0:
                 continue
-            levels = books.books[i].levels()  # before the stamp: publish_ns is when it is written
-            publish_ns = clock()
-            table_write(i, *books.l1_record(i, publish_ns), *levels)
-            ring_of[i].write(i, books.md_seq[i], publish_ns, ev.recv_ns)
             incr(published)
             if live is not None:  # the receive-to-publish path and the venue's clock to ours
-                recv_to_publish.record(publish_ns - live.recv_mono)
+                recv_to_publish.record(publisher.publish_ns - live.recv_mono)
                 lag = ev.recv_ns - books.exch_ns[i]
                 if 0 <= lag < EXCH_LAG_MAX_NS:  # beyond: the clocks are not comparable (a replayed source)
                     exch_to_recv.record(lag)
-            if type(ev) is TradeEvent:
-                trades_write(i, ev.price, ev.qty, ev.side, ev.trade_ns, ev.recv_ns)
         stats.set_gauge("feed_done", 1.0)
         self.publish_counters()
         log.info("feed ended after %d updates; idling until shutdown", stats.counter("published"))
@@ -119,8 +113,15 @@ class MarketDataProcess(ChildProcess):
             self.totals.publish_all({k: self.feed.counts[k] for k in LIVE_FEED_COUNTERS})
         self.totals.publish_all({"malformed": self.feed.malformed,
                                  "resyncs": sum(b.resyncs for b in books),
+                                 "off_tick": self.books.off_tick(),
+                                 "depth_writes": self.publisher.full_writes,
                                  "crossed": sum(b.crossed for b in books)})
         self.stats.set_gauge("event_lag_ms", self.event_lag_ms)
+        if not self.warned_off_tick and self.books.off_tick():
+            self.warned_off_tick = True
+            log.warning("market data: %d price levels off their instrument's tick_size grid: the book "
+                        "merges them at the nearest tick; check instruments[].tick_size",
+                        self.books.off_tick())
 
 
 def run_market_data(cfg: Config, proc_slot: int, cpu: int | None = None) -> int:

@@ -78,7 +78,7 @@ class Recorder:
         self.rotate_s = rotate_s
         self.duration_s = duration_s
         self.progress = progress
-        self.books = BookSet([i.id for i in cfg.instruments])
+        self.books = BookSet.of(cfg)
         self.feed = LiveFeed(cfg, self.books)
         self.feed.on_frame = self._frame
         self.files: dict[str, _File] = {}

@@ -163,8 +163,8 @@ class Simulator:
         book = self.books.get(iid)
         if book is None or book.state is not BOOK_VALID:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, f"{iid}: no valid book yet\n")
-        bids = [[repr(p), repr(book.bids.qty[p])] for p in book.bids.best_prices(limit)]
-        asks = [[repr(p), repr(book.asks.qty[p])] for p in book.asks.best_prices(limit)]
+        bids = [[repr(p), repr(q)] for p, q in book.bids.best_levels(limit)]
+        asks = [[repr(p), repr(q)] for p, q in book.asks.best_levels(limit)]
         now_ms = time.time_ns() // 1_000_000
         body: dict[str, Any] = {"lastUpdateId": book.last_id, "bids": bids, "asks": asks}
         if venue != "binance-spot":

@@ -111,7 +111,8 @@ LIVE_FEED_COUNTERS = ("ws_connects", "ws_reconnects", "ws_planned_reconnects", "
 MD_STATS = StatsSchema(
     histograms=("recv_to_publish", "exch_to_recv"),
     counters=("book_ticker", "depth", "trade", "snapshot", "malformed", "unknown_instrument",
-              "resyncs", "crossed", "published", *LIVE_FEED_COUNTERS, *CHILD_COUNTERS),
+              "resyncs", "crossed", "off_tick", "published", "depth_writes", *LIVE_FEED_COUNTERS,
+              *CHILD_COUNTERS),
     gauges=("feed_done", "event_lag_ms", *CHILD_GAUGES),
 )
 

@@ -41,6 +41,10 @@ class SnapshotTable(InstrumentTable):
         """``l1``: the L1 fields; ``levels``: 20 floats (bid px, bid qty, ask px, ask qty)."""
         self.table.write(slot, *l1, *levels)
 
+    def write_l1(self, slot: int, *l1: object) -> None:
+        """The L1 fields alone: the slot's levels stay as they were (they did not change)."""
+        self._l1_table.write(slot, *l1)
+
     def read_l1(self, slot: int) -> tuple | None:
         """The L1 fields (``L1_FIELDS``) as a plain tuple: no wrapper per tick."""
         return self._l1_table.read(slot)
