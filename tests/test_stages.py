@@ -329,8 +329,9 @@ CFG_SYN = config()
 
 
 def test_stage_times_spans_total_and_deadline_misses_at_flush():
-    """Packed clock marks become per-stage durations, the whole tick and deadline misses."""
-    from quotepipe.domain.stages import TIMED
+    """Sampled clock marks become per-stage durations; every tick's total is counted and
+    checked against the deadline, sampled or not."""
+    from quotepipe.domain.stages import STAGES
     from quotepipe.shm.catalog import WORKER_STATS
     from quotepipe.shm.stats import StatsBlock
     from quotepipe.workers.timing import BUFFER, StageTimes
@@ -339,27 +340,68 @@ def test_stage_times_spans_total_and_deadline_misses_at_flush():
     times = StageTimes(stats, deadline_ns=100)
     ticks = [(1000, 1010, 1030, 1060, 1100, 1150, 1210), (5000, 5001, 5002, 5003, 5004, 5005, 5006)]
     for marks in ticks:
-        times.pack(times.raw, times.n * times.stride, *marks)
+        times.totals[times.n] = marks[-1] - marks[0]
         times.n += 1
+        times.sample(*marks)
+    times.totals[times.n] = 150  # a tick that was not sampled: its total still counts
+    times.n += 1
     times.flush()
-    assert times.n == 0
-    for k, name in enumerate(TIMED[:-1]):
+    assert times.n == 0 and times.m == 0
+    for k, name in enumerate(STAGES):
         h = stats.hist(name)
         assert h.count == 2 and h.sum_ns == sum(m[k + 1] - m[k] for m in ticks), name
     total = stats.hist("tick_total")
-    assert total.count == 2 and total.sum_ns == 210 + 6
-    assert times.deadline_misses == 1 and stats.counter("deadline_misses") == 1
+    assert total.count == 3 and total.sum_ns == 210 + 6 + 150
+    assert times.deadline_misses == 2 and stats.counter("deadline_misses") == 2
     times.flush()  # nothing new: nothing counted twice
-    assert stats.counter("deadline_misses") == 1 and total.count == 2
+    assert stats.counter("deadline_misses") == 2 and total.count == 3
 
-    legacy = StageTimes(StatsBlock.local(WORKER_STATS), ("tick_total",), marks=2)
-    for t in range(BUFFER):
-        legacy.pack(legacy.raw, legacy.n * legacy.stride, t, t + 7)
+    legacy = StageTimes(StatsBlock.local(WORKER_STATS), stages=())
+    for _ in range(BUFFER):
+        legacy.totals[legacy.n] = 7
         legacy.n += 1
     legacy.flush()
     assert legacy.stats.hist("tick_total").sum_ns == 7 * BUFFER
-    with pytest.raises(ValueError, match="marks"):
-        StageTimes(stats, ("a", "b", "c"), marks=2)
+    with pytest.raises(ValueError, match="sample_every"):
+        StageTimes(stats, every=0)
+
+
+@pytest.mark.parametrize("every", [1, 16])
+def test_the_pipeline_times_every_tick_and_samples_the_stages(every):
+    """Over a real chain: tick_total counts every tick, each stage about one in ``every``, and
+    a workload that alternates two instruments gets both sampled (the countdown is jittered)."""
+    from quotepipe.domain.stages import STAGES
+    from quotepipe.shm.catalog import WORKER_STATS
+    from quotepipe.shm.stats import StatsBlock
+
+    cfg = config(stage_budgets={"sample_every": every})
+    stats = StatsBlock.local(WORKER_STATS)
+    runner = PipelineRunner(cfg, lambda _i: None, stats)
+    sampled_slots = []
+    n = 8000
+    for k in range(n):
+        slot = k % 2
+        before = runner.times.m
+        runner.tick(slot, snap(recv_ns=T0 + k * 1000), ctx(now=T0 + k * 1000))
+        if runner.times.m > before:
+            sampled_slots.append(slot)
+    runner.times.flush()
+    assert stats.hist("tick_total").count == n
+    counts = {stats.hist(s).count for s in STAGES}
+    assert len(counts) == 1
+    m = counts.pop()
+    if every == 1:
+        assert m == n
+    else:
+        assert 0.8 * n / every < m < 1.2 * n / every
+        assert 0.35 < sampled_slots.count(0) / len(sampled_slots) < 0.65
+
+
+def test_rank_error_states_the_sampled_percentiles_accuracy():
+    from quotepipe.workers.timing import rank_error
+
+    assert rank_error(0.99, 10_000) == pytest.approx(0.00195, rel=0.01)
+    assert rank_error(0.5, 100) == pytest.approx(0.098, rel=0.01)
 
 
 def test_an_instruments_own_position_limit_in_its_units():

@@ -1,7 +1,8 @@
 """The stage chain runner: FetchMD -> Spread -> Guards -> Inventory -> QueueAware -> Emit.
 
 Holds the config sections, the per-instrument specs and each instrument's
-current (immutable) state, and times every stage and the whole tick.
+current (immutable) state; times every tick's total and, on a sample of the ticks
+(``stage_budgets.sample_every``), each stage (``workers.timing``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class PipelineRunner:
         self.queue_cfg = cfg.queue
         self.times.flush()  # a reload keeps the timings taken so far
         self.times.deadline_ns = int(cfg.stage_budgets.deadline_us * 1000)
+        self.times.set_every(cfg.stage_budgets.sample_every)
         self.states = [msgspec.structs.replace(s, killed=False) if s.killed else s for s in self.states]
 
     def set_arrival(self, slot: int, fit: tuple[float, float] | None) -> None:
@@ -67,23 +69,33 @@ class PipelineRunner:
         spread_cfg = self.spread_cfgs[slot]
         state = self.states[slot]
         now = ctx.now_ns
+        times = self.times
+        sampled = not times.skip  # one tick in stage_budgets.sample_every: marks between stages
         t0 = perf_counter_ns()
         view = fetch_md(snap, now)
-        t1 = perf_counter_ns()
+        if sampled:
+            t1 = perf_counter_ns()
         sd = spread(view, state, now, spread_cfg)
-        t2 = perf_counter_ns()
+        if sampled:
+            t2 = perf_counter_ns()
         gd = guards(view, sd, state, ctx, spec, self.guards_cfg)
-        t3 = perf_counter_ns()
+        if sampled:
+            t3 = perf_counter_ns()
         inv = inventory(sd, gd, ctx, spec, self.inventory_cfg)
-        t4 = perf_counter_ns()
+        if sampled:
+            t4 = perf_counter_ns()
         qd = queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
-        t5 = perf_counter_ns()
+        if sampled:
+            t5 = perf_counter_ns()
         intent, self.states[slot] = emit(qd, gd, sd, state, ctx, spec, self.sink)
         t6 = perf_counter_ns()
-        times = self.times
         n = times.n
-        times.pack(times.raw, n * times.stride, t0, t1, t2, t3, t4, t5, t6)
+        times.totals[n] = t6 - t0
         times.n = n = n + 1
+        if sampled:
+            times.sample(t0, t1, t2, t3, t4, t5, t6)
+        else:
+            times.skip -= 1
         if n == BUFFER:
             times.flush()
         return intent
