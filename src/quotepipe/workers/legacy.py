@@ -3,7 +3,10 @@
 This is how the system looked before the refactor into stages, kept for
 rollback (``pipeline.enabled=false``) and for shadow comparison. It computes
 exactly what the stage chain computes (property tests hold them bit for bit
-equal), but in one function, mutating a per-instrument ``_LegacyState``.
+equal), but in one function, mutating a per-instrument ``_LegacyState``. It reads
+guard, reason, action and book-state names as module globals, as the stages do
+(``domain.guards``), not as members off their enum classes: the same mechanical
+treatment, so that timing it against the chain compares the logic, not the lookups.
 """
 
 from __future__ import annotations
@@ -13,10 +16,27 @@ from time import perf_counter_ns
 from typing import Any
 
 from quotepipe.config import Config
-from quotepipe.domain.guards import FLAG_BLACKLISTED, FLAG_HALTED, PULL_REASONS, Guard, Reason
+from quotepipe.domain.guards import (
+    BLACKLISTED,
+    FLAG_BLACKLISTED,
+    FLAG_HALTED,
+    HALTED,
+    HOLD,
+    INVALID_BOOK,
+    LOSS_LIMIT,
+    POSITION_LIMIT,
+    PULL,
+    PULL_REASONS,
+    QUOTE,
+    RATE_LIMIT,
+    REDUCE_ONLY,
+    STALE,
+    VOL_SPIKE,
+    WIDE_SPREAD,
+)
 from quotepipe.domain.instrument import EPS, instrument_specs, round_ask, round_bid, round_lot
-from quotepipe.domain.orders import Action
-from quotepipe.domain.snapshot import BookFlag, BookState, Snapshot
+from quotepipe.domain.orders import CANCEL, KEEP, NEW, NONE, REPLACE
+from quotepipe.domain.snapshot import BOOK_EMPTY, BookFlag, Snapshot
 from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
 from quotepipe.workers.dto import QuoteIntent, TickContext
@@ -69,7 +89,7 @@ class QuoteLoop:
         # --- validate the book
         bid, bid_qty, ask, ask_qty = snap.bid_px, snap.bid_qty, snap.ask_px, snap.ask_qty
         flags = 0
-        if snap.book_state == BookState.EMPTY:
+        if snap.book_state == BOOK_EMPTY:
             flags |= BookFlag.EMPTY
         if not (0.0 < bid < _INF and 0.0 < ask < _INF):
             flags |= BookFlag.BAD_PRICE
@@ -125,23 +145,23 @@ class QuoteLoop:
         # --- guards
         reasons = 0
         if now - snap.recv_ns > gc.stale_ms * 1e6:
-            reasons |= Reason.STALE
+            reasons |= STALE
         if invalid:
-            reasons |= Reason.INVALID_BOOK
+            reasons |= INVALID_BOOK
         elif (ask - bid) / mid * 1e4 > gc.max_market_spread_bps:
-            reasons |= Reason.WIDE_SPREAD
+            reasons |= WIDE_SPREAD
         if sigma > gc.vol_halt_bps:
-            reasons |= Reason.VOL_SPIKE
+            reasons |= VOL_SPIKE
         if st.killed or ctx.pnl_usd < -gc.max_loss_usd:
             st.killed = True
-            reasons |= Reason.LOSS_LIMIT
+            reasons |= LOSS_LIMIT
         if ctx.weight <= 0.0 or ctx.weight_flags & FLAG_BLACKLISTED or spec.blacklisted:
-            reasons |= Reason.BLACKLISTED
+            reasons |= BLACKLISTED
         if ctx.halted or ctx.weight_flags & FLAG_HALTED:
-            reasons |= Reason.HALTED
+            reasons |= HALTED
         position = ctx.position
         if abs(position) >= spec.max_position:
-            reasons |= Reason.POSITION_LIMIT
+            reasons |= POSITION_LIMIT
         if st.tokens < 0.0:
             tokens = gc.action_burst
         else:
@@ -149,41 +169,41 @@ class QuoteLoop:
             if tokens > gc.action_burst:
                 tokens = gc.action_burst
         if tokens < 1.0:
-            reasons |= Reason.RATE_LIMIT
+            reasons |= RATE_LIMIT
         if reasons & PULL_REASONS:
-            guard = Guard.PULL
-        elif reasons & Reason.RATE_LIMIT:
-            guard = Guard.HOLD
-        elif reasons & Reason.POSITION_LIMIT:
-            guard = Guard.REDUCE_ONLY
+            guard = PULL
+        elif reasons & RATE_LIMIT:
+            guard = HOLD
+        elif reasons & POSITION_LIMIT:
+            guard = REDUCE_ONLY
         else:
-            guard = Guard.QUOTE
+            guard = QUOTE
 
         # --- inventory, queue, emit
         tick = spec.tick
         weight = ctx.weight
         rb, ra = ctx.bid, ctx.ask
-        actions: list[Any] = [Action.NONE, 0.0, 0.0, Action.NONE, 0.0, 0.0]
-        if guard == Guard.HOLD:
+        actions: list[Any] = [NONE, 0.0, 0.0, NONE, 0.0, 0.0]
+        if guard == HOLD:
             if rb is not None:
-                actions[0:3] = [Action.KEEP, rb.price, rb.qty]
+                actions[0:3] = [KEEP, rb.price, rb.qty]
             if ra is not None:
-                actions[3:6] = [Action.KEEP, ra.price, ra.qty]
+                actions[3:6] = [KEEP, ra.price, ra.qty]
         else:
             q = max(-1.0, min(1.0, position / spec.max_position))
             ic = cfg.inventory
             shift = (ic.skew_bps if ic.skew == "linear" else skew) * q
             res = fair * (1.0 - shift * 1e-4)
             targets = [0.0, 0.0, 0.0, 0.0]
-            if guard != Guard.PULL:
+            if guard != PULL:
                 h = half * 1e-4
                 base = spec.base_qty
                 cap = base * ic.max_size_mult
                 bq = min(cap, max(0.0, base * (1.0 - ic.size_skew * q)))
                 aq = min(cap, max(0.0, base * (1.0 + ic.size_skew * q)))
-                if q >= 1.0 or (guard == Guard.REDUCE_ONLY and position > 0.0):
+                if q >= 1.0 or (guard == REDUCE_ONLY and position > 0.0):
                     bq = 0.0
-                if q <= -1.0 or (guard == Guard.REDUCE_ONLY and position < 0.0):
+                if q <= -1.0 or (guard == REDUCE_ONLY and position < 0.0):
                     aq = 0.0
                 targets = [res * (1.0 - h), bq, res * (1.0 + h), aq]
             qc = cfg.queue
@@ -196,7 +216,7 @@ class QuoteLoop:
                 out = 0 if side > 0 else 3
                 if qty <= 0.0:
                     if resting is not None:
-                        actions[out] = Action.CANCEL
+                        actions[out] = CANCEL
                     continue
                 tolerance = max((qc.refresh_tolerance_ticks + EPS) * tick,
                                 qc.refresh_tolerance_bps * 1e-4 * px)
@@ -206,7 +226,7 @@ class QuoteLoop:
                              or resting.level_qty <= join_limit)
                         and now - resting.placed_ns < qc.max_order_age_ms * 1e6
                         and (resting.price < ask if side > 0 else resting.price > bid)):
-                    actions[out:out + 3] = [Action.KEEP, resting.price, resting.qty]
+                    actions[out:out + 3] = [KEEP, resting.price, resting.qty]
                     continue
                 if side > 0:
                     t = math.floor(px / tick + EPS)
@@ -227,23 +247,23 @@ class QuoteLoop:
                     qty = 0.0
                 if qty <= 0.0:
                     if resting is not None:
-                        actions[out] = Action.CANCEL
+                        actions[out] = CANCEL
                 elif resting is None:
-                    actions[out:out + 3] = [Action.NEW, px, qty]
+                    actions[out:out + 3] = [NEW, px, qty]
                 elif resting.price == px and resting.qty == qty:
-                    actions[out:out + 3] = [Action.KEEP, px, qty]
+                    actions[out:out + 3] = [KEEP, px, qty]
                 else:
-                    actions[out:out + 3] = [Action.REPLACE, px, qty]
+                    actions[out:out + 3] = [REPLACE, px, qty]
 
         spent = sum(1 for a in (actions[0], actions[3])
-                    if a in (Action.NEW, Action.REPLACE, Action.CANCEL))
+                    if a in (NEW, REPLACE, CANCEL))
         st.tokens = max(0.0, tokens - spent)
         st.tokens_ns = now
         st.last_mid = mid
         st.bid_target, st.ask_target = actions[1], actions[4]
         st.ticks += 1
-        return QuoteIntent(spec.slot, now, Action(actions[0]), actions[1], actions[2],
-                           Action(actions[3]), actions[4], actions[5], weight, guard, reasons, fair)
+        return QuoteIntent(spec.slot, now, actions[0], actions[1], actions[2],
+                           actions[3], actions[4], actions[5], weight, guard, reasons, fair)
 
 
 class LegacyRunner:
@@ -255,7 +275,7 @@ class LegacyRunner:
         self.sink = sink
         self.stats = stats or StatsBlock.local(WORKER_STATS)
         self.loop = QuoteLoop(cfg)
-        self.times = StageTimes(self.stats, ("tick_total",), marks=2)
+        self.times = StageTimes(self.stats, stages=())
         self.configure(cfg)
 
     def configure(self, cfg: Config) -> None:
@@ -274,7 +294,7 @@ class LegacyRunner:
         t1 = perf_counter_ns()
         times = self.times
         n = times.n
-        times.pack(times.raw, n * times.stride, t0, t1)
+        times.totals[n] = t1 - t0
         times.n = n = n + 1
         if n == BUFFER:
             times.flush()
