@@ -38,6 +38,14 @@ def shm_stress() -> ModuleType:
     return importlib.import_module("tests.shm_stress")
 
 
+def books_of(cfg: Any) -> Any:
+    """``BookSet.of(cfg)``; on a tree from before it (an A/B base) the books without ticks."""
+    from quotepipe.marketdata.book import BookSet
+
+    of = getattr(BookSet, "of", None)
+    return of(cfg) if of else BookSet([i.id for i in cfg.instruments])
+
+
 def host() -> dict[str, Any]:
     return {"python": platform.python_version(), "machine": platform.machine(),
             "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
@@ -50,3 +58,18 @@ def emit(figures: dict[str, Any], json_path: str | None, lines: list[str]) -> No
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps({**figures, "host": host()}, indent=2) + "\n")
         print(f"wrote {json_path}")
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median and spread (min, max) of a benchmark's repeats: what every benchmark reports,
+    never the best of N alone."""
+    xs = sorted(values)
+    n = len(xs)
+    med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+    return {"median": med, "min": xs[0], "max": xs[-1], "repeats": n}
+
+
+def show(s: dict[str, float], scale: float = 1.0, unit: str = "") -> str:
+    """``median [min-max] unit`` of ``spread``'s figures, each divided by ``scale``."""
+    return (f"{s['median'] / scale:,.1f}{unit} [{s['min'] / scale:,.1f}-{s['max'] / scale:,.1f}] "
+            f"over {s['repeats']}")
