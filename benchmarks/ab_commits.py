@@ -43,6 +43,8 @@ def main() -> None:
     p.add_argument("--base", required=True, help="the commit to compare against (e.g. HEAD~1)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--figure", default="events_per_s")
+    p.add_argument("--base-figure", help="the base's figure, when the base names it otherwise (the same "
+                   "work done the old way, e.g. bench_md_publish's full_record_events_per_s)")
     p.add_argument("script", nargs="+", help="a benchmark script under benchmarks/ and its arguments")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="quotepipe-ab-"))
@@ -53,18 +55,20 @@ def main() -> None:
         build(REPO)
         ours, theirs = [], []
         for k in range(args.rounds):  # base first on even rounds, ours first on odd ones
-            order = [(base, theirs), (REPO, ours)] if k % 2 == 0 else [(REPO, ours), (base, theirs)]
-            for tree, out in order:
-                out.append(run(tree, args.script, args.figure, tmp / "figures.json"))
+            base_figure = args.base_figure or args.figure
+            order = [(base, theirs, base_figure), (REPO, ours, args.figure)]
+            for tree, out, figure in (order if k % 2 == 0 else order[::-1]):
+                out.append(run(tree, args.script, figure, tmp / "figures.json"))
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=REPO, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     ratio = spread([a / b for a, b in zip(ours, theirs, strict=True)])
     figures = {"base": args.base, "script": args.script, "figure": args.figure,
+               "base_figure": args.base_figure or args.figure,
                "base_values": spread(theirs), "current_values": spread(ours), "ratio": ratio}
     emit(figures, args.json, [
         f"{' '.join(args.script)}: {args.figure}, {args.rounds} alternating rounds",
-        f"base {args.base}: {show(spread(theirs))}",
+        f"base {args.base} ({args.base_figure or args.figure}): {show(spread(theirs))}",
         f"this checkout  : {show(spread(ours))}",
         f"ratio current/base: {show(ratio)}",
     ])

@@ -97,8 +97,13 @@ def main() -> None:
     args = p.parse_args()
 
     ring = stress.pingpong_ring(args.rounds)
-    queue = stress.pingpong_stdlib("queue", max(2000, args.rounds // 4))
-    pipe = stress.pingpong_stdlib("pipe", max(2000, args.rounds // 4))
+    others = {}
+    for kind in stress.PINGPONG_KINDS:
+        try:
+            others[kind] = stress.pingpong_stdlib(kind, max(2000, args.rounds // 4))
+        except ImportError as exc:  # faster-fifo is not a dependency: compared where installed
+            print(f"{kind}: skipped ({exc})")
+    queue, pipe = others["queue"], others["pipe"]
     tp, tp_lost = ring_throughput(2_000_000, batch=False)
     tpb, tpb_lost = ring_throughput(10_000_000, batch=True)
     copy_ns, l1_ns, full_ns = seqlock_read_ns()
@@ -118,6 +123,10 @@ def main() -> None:
         "torn_stress": torn,
         "ring_lost": {"record": tp_lost, "batch": tpb_lost},
     }
+    for kind, rtt in others.items():
+        figures[f"{kind}_pingpong_p50_us"] = float(np.percentile(rtt, 50)) / 1000
+        figures[f"{kind}_pingpong_p99_us"] = float(np.percentile(rtt, 99)) / 1000
+        figures[f"{kind}_over_ring_p50"] = figures[f"{kind}_pingpong_p50_us"] / figures["pingpong_p50_us"]
     figures["queue_over_ring_p50"] = figures["mpqueue_pingpong_p50_us"] / figures["pingpong_p50_us"]
     figures["pipe_over_ring_p50"] = figures["pipe_pingpong_p50_us"] / figures["pingpong_p50_us"]
     lines = [
@@ -126,6 +135,9 @@ def main() -> None:
         f"({figures['queue_over_ring_p50']:.0f}x the ring)",
         f"ping-pong Pipe   p50 {figures['pipe_pingpong_p50_us']:.1f} us "
         f"({figures['pipe_over_ring_p50']:.0f}x the ring)",
+        *(f"ping-pong {kind:<17} p50 {figures[f'{kind}_pingpong_p50_us']:.2f} us  p99 "
+          f"{figures[f'{kind}_pingpong_p99_us']:.2f} us ({figures[f'{kind}_over_ring_p50']:.1f}x the ring; "
+          f"{'both sides spin' if kind.endswith('_spin') else 'blocking'})" for kind in others),
         f"ring one at a time {tp / 1e6:.2f} M records/s (lost {tp_lost})",
         f"ring numpy batches {tpb / 1e6:.2f} M records/s (lost {tpb_lost})",
         f"seqlock read (consistent slot copy) {copy_ns:.0f} ns; decoded L1 {l1_ns:.0f} ns; "

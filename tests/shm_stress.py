@@ -391,20 +391,75 @@ def _pong_pipe(conn: Any, rounds: int, cpu: int | None) -> None:
         conn.send(conn.recv())
 
 
+def _spin_get(get_nowait: Any, empty: type[BaseException]) -> Any:
+    while True:
+        try:
+            return get_nowait()
+        except empty:
+            pass
+
+
+def _spin_recv(conn: Any) -> Any:
+    poll, recv = conn.poll, conn.recv
+    while not poll(0):
+        pass
+    return recv()
+
+
+def _pong_queue_spin(q_in: Any, q_out: Any, rounds: int, cpu: int | None) -> None:
+    import queue
+
+    pin(cpu)
+    for _ in range(rounds):
+        q_out.put(_spin_get(q_in.get_nowait, queue.Empty))
+
+
+def _pong_pipe_spin(conn: Any, rounds: int, cpu: int | None) -> None:
+    pin(cpu)
+    for _ in range(rounds):
+        conn.send(_spin_recv(conn))
+
+
+def _pong_faster_fifo(q_in: Any, q_out: Any, rounds: int, cpu: int | None) -> None:
+    import queue
+
+    pin(cpu)
+    for _ in range(rounds):
+        q_out.put_nowait(_spin_get(q_in.get_nowait, queue.Empty))
+
+
+PINGPONG_KINDS = ("queue", "pipe", "queue_spin", "pipe_spin", "faster_fifo_spin")
+
+
 def pingpong_stdlib(kind: str, rounds: int = 5000, warmup: int = 500) -> np.ndarray:
-    """Round-trip times (ns) of the same record through ``multiprocessing`` Queue or Pipe."""
+    """Round-trip times (ns) of the same record through a ``multiprocessing`` Queue or Pipe,
+    blocking (``queue``, ``pipe``) or polled without blocking on both sides (``*_spin``, as the
+    ring is), or through ``faster_fifo.Queue`` polled alike (ImportError when not installed)."""
+    import queue
+
     c0, c1 = two_cores()
     pin(c0)
     try:
         n = rounds + warmup
-        if kind == "queue":
+        if kind in ("queue", "queue_spin"):
             a, b = _ctx.Queue(), _ctx.Queue()
-            child = _ctx.Process(target=_pong_queue, args=(a, b, n, c1))
-            send, recv = a.put, b.get
+            spin = kind == "queue_spin"
+            child = _ctx.Process(target=_pong_queue_spin if spin else _pong_queue, args=(a, b, n, c1))
+            send = a.put
+            recv = (lambda: _spin_get(b.get_nowait, queue.Empty)) if spin else b.get
+        elif kind == "faster_fifo_spin":
+            import faster_fifo
+
+            a, b = faster_fifo.Queue(1 << 20), faster_fifo.Queue(1 << 20)
+            child = _ctx.Process(target=_pong_faster_fifo, args=(a, b, n, c1))
+            send = a.put_nowait
+            recv = lambda: _spin_get(b.get_nowait, queue.Empty)  # noqa: E731
         else:
             here, there = _ctx.Pipe()
-            child = _ctx.Process(target=_pong_pipe, args=(there, n, c1))
-            send, recv = here.send, here.recv
+            spin = kind == "pipe_spin"
+            child = _ctx.Process(target=_pong_pipe_spin if spin else _pong_pipe, args=(there, n, c1))
+            send = here.send
+            recv = (lambda: _spin_recv(here)) if spin else here.recv
         child.start()
         times = np.empty(n, dtype=np.int64)
         clock = time.perf_counter_ns

@@ -45,6 +45,7 @@ def test_default_config_quotes_fills_publishes_and_exits_clean(tmp_path, instanc
             in body, body[:3000]
         assert 'quotepipe_instrument_weight{instrument="binance-usdm:ETHUSDT"}' in body
         assert "quotepipe_md_to_intent_seconds_count" in body
+        assert "quotepipe_md_to_tick_seconds_count" in body
         assert d.wait(90) == 0, d.log()
         s = d.summary()
         assert d.segments() == []
@@ -54,6 +55,8 @@ def test_default_config_quotes_fills_publishes_and_exits_clean(tmp_path, instanc
     assert s["scoreboard"]["weight_publications"] > 0 and s["weights_version"] >= 2
     assert any(r["weight"] != 1.0 for r in s["instruments"].values())
     assert s["md_to_intent"]["count"] > 0 and s["md_to_intent"]["p50_us"] > 0
+    # every tick an update ran is measured, the acting ones among them
+    assert s["md_to_tick"]["count"] >= s["md_to_intent"]["count"] and s["md_to_tick"]["p50_us"] > 0
     for key in ("events", "wall_s", "events_per_s", "stages", "total_pnl_usd", "restarts", "ring_overruns",
                 "deadline_misses"):
         assert key in s

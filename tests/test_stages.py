@@ -397,6 +397,36 @@ def test_the_pipeline_times_every_tick_and_samples_the_stages(every):
         assert 0.35 < sampled_slots.count(0) / len(sampled_slots) < 0.65
 
 
+@pytest.mark.parametrize("mode", ["pipeline", "shadow", "legacy"])
+def test_warming_the_chain_changes_nothing(mode):
+    """``warm()`` between ticks (the worker's, while it waits) leaves every intent, every state
+    and every timing exactly as a run without it: it reruns the stages aside."""
+    from quotepipe.shm.catalog import WORKER_STATS
+    from quotepipe.shm.stats import StatsBlock
+    from quotepipe.workers.shadow import make_runner
+
+    cfg = config(stage_budgets={"sample_every": 1})
+    runs = []
+    for warm in (False, True):
+        stats = StatsBlock.local(WORKER_STATS)
+        out: list[QuoteIntent] = []
+        runner = make_runner(mode, cfg, out.append, stats)
+        if warm:
+            runner.warm()  # before any tick: nothing to rerun, nothing happens
+        for k in range(300):
+            px = 100.0 + 0.01 * (k % 7)
+            runner.tick(k % 2, snap(bid=px, ask=px + 0.02, recv_ns=T0 + k * 10**7),
+                        ctx(now=T0 + k * 10**7, position=0.001 * (k % 3)))
+            if warm:
+                for _ in range(3):
+                    runner.warm()
+        runner.times.flush()
+        states = getattr(getattr(runner, "pipeline", runner), "states", None)
+        runs.append((out, states, stats.hist("tick_total").count, stats.hist("fetch_md").count))
+    assert runs[0] == runs[1]
+    assert runs[0][2] == 300
+
+
 def test_rank_error_states_the_sampled_percentiles_accuracy():
     from quotepipe.workers.timing import rank_error
 

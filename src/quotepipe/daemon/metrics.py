@@ -84,6 +84,9 @@ class QuotepipeCollector:
                                       labels=["stage", *labels])
         md2i = HistogramMetricFamily("quotepipe_md_to_intent_seconds",
                                      "Snapshot publish to intent written on the ring", labels=labels)
+        md2t = HistogramMetricFamily("quotepipe_md_to_tick_seconds",
+                                     "Snapshot publish to the chain's intent, every tick an update ran",
+                                     labels=labels)
         counters = {name: CounterMetricFamily(f"quotepipe_{metric}", doc, labels=labels)
                     for name, metric, doc in SHARD_COUNTERS}
         events = CounterMetricFamily("quotepipe_worker_events", "Worker actions, guards and guard reasons",
@@ -97,9 +100,10 @@ class QuotepipeCollector:
                 h = block["histograms"][name]
                 buckets, total = prometheus_buckets(h["counts"], h["sum_ns"])
                 stage.add_metric([name, *lv], buckets, total)
-            h = block["histograms"]["md_to_intent"]
-            buckets, total = prometheus_buckets(h["counts"], h["sum_ns"])
-            md2i.add_metric(lv, buckets, total)
+            for latency, name in ((md2i, "md_to_intent"), (md2t, "md_to_tick")):
+                h = block["histograms"][name]
+                buckets, total = prometheus_buckets(h["counts"], h["sum_ns"])
+                latency.add_metric(lv, buckets, total)
             c = block["counters"]
             for name, family in counters.items():
                 family.add_metric(lv, c[name])
@@ -110,6 +114,7 @@ class QuotepipeCollector:
                     fields.add_metric([name.removeprefix("shadow_"), *lv], v)
         yield stage
         yield md2i
+        yield md2t
         yield from counters.values()
         yield events
         yield fields

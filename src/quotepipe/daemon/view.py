@@ -120,6 +120,7 @@ class InstanceView:
                                 for q in (50, 95, 99)}
         md2i = hists["md_to_intent"][0]
         md2i_n = int(md2i.sum())
+        md2t = hists["md_to_tick"][0]
         processes = []
         restarts = 0
         now_mono = time.monotonic_ns()
@@ -158,6 +159,10 @@ class InstanceView:
             "md_to_intent": {"p50_us": _r(percentile_from_counts(md2i, 50) / 1000.0, 3),
                              "p99_us": _r(percentile_from_counts(md2i, 99) / 1000.0, 3),
                              "count": md2i_n},
+            "md_to_tick": {"p50_us": _r(percentile_from_counts(md2t, 50) / 1000.0, 3),
+                           "p99_us": _r(percentile_from_counts(md2t, 99) / 1000.0, 3),
+                           "p999_us": _r(percentile_from_counts(md2t, 99.9) / 1000.0, 3),
+                           "count": int(md2t.sum())},
             "restarts": restarts,
             "ring_overruns": wsum["ring_lost"] + vc["ring_lost"] + bc["ring_lost"],
             "ring_overruns_by_reader": [

@@ -78,7 +78,7 @@ INTENT_FIELDS = ("slot", "t_ns", "bid_action", "bid_px", "bid_qty", "ask_action"
 
 #: a worker's stats block (replay keeps a private one of the same schema)
 WORKER_STATS = StatsSchema(
-    histograms=(*TIMED, "md_to_intent"),
+    histograms=(*TIMED, "md_to_intent", "md_to_tick"),
     counters=("ticks", "timer_ticks", "intents", "coalesced", "deadline_misses", "shadow_mismatches",
               "arrival_fits", "ring_lost", "seqlock_give_ups", *(f"shadow_{f}" for f in INTENT_FIELDS),
               *(f"action_{a.name.lower()}" for a in Action if a != Action.NONE),

@@ -148,6 +148,11 @@ class TickEngine:
             masks[reasons] = masks.get(reasons, 0) + 1
         return intent
 
+    def warm(self) -> None:
+        """Every runner's chain once on its last inputs, effects thrown away (``workers.warm_us``)."""
+        for r in self.runners.values():
+            r.warm()
+
     # ---------------------------------------------------------------- totals
     def flush(self) -> None:
         """Stage timings into the stats block's histograms."""

@@ -144,6 +144,9 @@ class ShadowRunner:
     def times(self):  # noqa: ANN201 - the pipeline's StageTimes
         return self.pipeline.times
 
+    def warm(self) -> None:
+        self.pipeline.warm()
+
     def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:
         new = self.pipeline.tick(slot, snap, ctx)
         old = self.legacy.tick(slot, snap, ctx)

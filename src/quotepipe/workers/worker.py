@@ -80,6 +80,11 @@ class Worker(ChildProcess):
         self.md_to_intent = array("q", bytes(8 * BUFFER))
         self.md_n = 0
         self.md_hist = self.stats.hist("md_to_intent")
+        # publish to the chain's intent on every tick an update ran, acting or not: the hand-off's
+        # latency at the tick rate (acting intents alone come a few dozen a second)
+        self.md_to_tick = array("q", bytes(8 * BUFFER))
+        self.tick_n = 0
+        self.tick_hist = self.stats.hist("md_to_tick")
         self.halted = False       #: the shard (or the whole instance) is halted by the supervisor
         self.operator_halted = [False] * n  #: per slot: halted by the operator (quotepipe halt)
         self.risk = shm.risk()
@@ -111,6 +116,7 @@ class Worker(ChildProcess):
         w = cfg.workers
         self.spin_ns = w.spin_us * 1000 if w.busy_poll else 0
         self.idle_s = w.idle_sleep_us / 1e6
+        self.warm_ns = w.warm_us * 1000 if w.busy_poll else 0
         self.stats.set_gauge("epoch", float(self.epoch))
         self.stats.set_gauge("mode", float(MODES.index(self.mode)))
         self.legacy = self.mode == "legacy"
@@ -162,12 +168,17 @@ class Worker(ChildProcess):
         self.last[slot] = intent  # its guard and reasons, for the live screen (the counts table)
         if not from_md:
             self.timer_ticks[slot] += 1
-        elif engine.intents[slot] != intents:  # the tick's intent acted: it is on the ring
+            return
+        lag = clock() - publish_ns
+        k = self.tick_n
+        self.md_to_tick[k] = lag
+        self.tick_n = k = k + 1
+        if engine.intents[slot] != intents:  # the tick's intent acted: it is on the ring
             n = self.md_n
-            self.md_to_intent[n] = clock() - publish_ns
-            self.md_n = n = n + 1
-            if n == BUFFER:
-                self._flush_latency()
+            self.md_to_intent[n] = lag
+            self.md_n = n + 1
+        if k == BUFFER:  # md_n <= tick_n: one flush point for both
+            self._flush_latency()
 
     # ---------------------------------------------------------------- the loop
     def run(self) -> int:
@@ -179,8 +190,9 @@ class Worker(ChildProcess):
         clock = time.monotonic_ns
         sleep = time.sleep
         last_work = clock()
-        next_timer = next_flush = 0
+        next_timer = next_flush = last_warm = 0
         coalesced = 0
+        warm = self.engine.warm
         while True:
             rec = poll()
             if rec is not None:
@@ -203,6 +215,9 @@ class Worker(ChildProcess):
                 now = last_work = clock()
             else:
                 now = clock()
+                if self.warm_ns and now - last_warm > self.warm_ns and now - last_work <= self.spin_ns:
+                    warm()  # spinning on an empty ring: keep the chain in cache for the next update
+                    last_warm = now
             if now >= next_timer:
                 next_timer = now + self.timer_ns
                 for s in self.slots:
@@ -280,6 +295,9 @@ class Worker(ChildProcess):
         if self.md_n:
             self.md_hist.record_many(np.frombuffer(self.md_to_intent, np.int64, self.md_n))
             self.md_n = 0
+        if self.tick_n:
+            self.tick_hist.record_many(np.frombuffer(self.md_to_tick, np.int64, self.tick_n))
+            self.tick_n = 0
 
     def on_stop(self) -> None:
         self._flush_latency()
