@@ -8,7 +8,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 EXTENSIONS = [
-    Extension("quotepipe.marketdata.book_side", ["src/quotepipe/marketdata/book_side.pyx"],
+    Extension("quotepipe.marketdata.book", ["src/quotepipe/marketdata/book.pyx"],
               language="c++", extra_compile_args=["-O2"]),
 ]
 

@@ -71,5 +71,6 @@ def spread(values: list[float]) -> dict[str, float]:
 
 def show(s: dict[str, float], scale: float = 1.0, unit: str = "") -> str:
     """``median [min-max] unit`` of ``spread``'s figures, each divided by ``scale``."""
-    return (f"{s['median'] / scale:,.1f}{unit} [{s['min'] / scale:,.1f}-{s['max'] / scale:,.1f}] "
+    d = 2 if abs(s["median"] / scale) < 100 else 1
+    return (f"{s['median'] / scale:,.{d}f}{unit} [{s['min'] / scale:,.{d}f}-{s['max'] / scale:,.{d}f}] "
             f"over {s['repeats']}")

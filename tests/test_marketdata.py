@@ -412,21 +412,24 @@ def test_synthetic_toxic_instruments_move_with_their_trades():
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(st.tuples(st.integers(1, 80), st.sampled_from([0.0, 1.0, 2.5])),
-                         max_size=30), max_size=40), st.booleans(), st.sampled_from([0.5, 0.01, 1e-8]))
-def test_book_side_matches_a_sorted_dict(updates, bid, tick):
+                         max_size=30), max_size=40), st.booleans(), st.sampled_from([0.5, 0.01, 1e-8]),
+       st.sampled_from([1, 997, 20011]))
+def test_book_side_matches_a_sorted_dict(updates, bid, tick, spacing):
     """The compiled side against a plain dict: the best levels, every size, and ``apply``'s
     answer to "did the best LEVELS change": True exactly when they did, for a diff that names
-    each price once, as the venue's do."""
-    from quotepipe.marketdata.book_side import BookSide
+    each price once, as the venue's do. ``spacing`` (ticks between the prices drawn) spreads
+    the book over its dense window and beyond, so levels live in both stores and the window
+    moves."""
+    from quotepipe.marketdata.book import BookSide
 
     def top(book: dict[float, float]) -> list[tuple[float, float]]:
         return [(p, book[p]) for p in sorted(book, reverse=bid)[:LEVELS]]
 
     side = BookSide(bid, tick)
-    naive = {p * tick: 1.0 for p in range(20, 60)}
+    naive = {p * spacing * tick: 1.0 for p in range(20, 60)}
     side.seed([(p, q) for p, q in naive.items()])
     for levels in updates:
-        levels = [(p * tick, q) for p, q in dict(levels).items()]
+        levels = [(p * spacing * tick, q) for p, q in dict(levels).items()]
         before = top(naive)
         changed = side.apply(levels)
         for p, q in levels:
@@ -443,7 +446,7 @@ def test_book_side_matches_a_sorted_dict(updates, bid, tick):
 
 
 def test_book_side_counts_prices_off_the_tick_grid_and_refuses_what_does_not_fit():
-    from quotepipe.marketdata.book_side import BookSide
+    from quotepipe.marketdata.book import BookSide
 
     side = BookSide(False, 0.1)
     side.apply([(100.0, 1.0), (100.05, 2.0), (100.1, 3.0)])
