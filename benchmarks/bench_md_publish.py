@@ -13,7 +13,8 @@ per-update work. Two loops, alternating, in one run:
   ``PYTHONPATH=<older tree>/src`` it is that tree's md loop as it was: the reference across
   commits (``benchmarks/ab_commits.py``).
 
-Reported: events/s, median and spread over the repeats.
+A third pass times the books alone (``BookSet.apply``). Reported: events/s, median and
+spread over the repeats.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ from quotepipe.shm.catalog import Attached, create_instance_segments
 from quotepipe.shm.segment import SegmentSet
 
 from _common import books_of, data_files, emit, parser, show, spread
+
+
+def books_pass(cfg: Config, events: list) -> float:
+    """The books alone: ``BookSet.apply`` on every event."""
+    apply = books_of(cfg).apply
+    t0 = time.perf_counter()
+    for ev in events:
+        apply(ev)
+    return len(events) / (time.perf_counter() - t0)
 
 
 def full_record_pass(cfg: Config, shm: Attached, events: list) -> float:
@@ -77,17 +87,21 @@ def main() -> None:
     events = list(Feed(cfg, [str(f) for f in data_files()]).events())
     full: list[float] = []
     ours: list[float] = []
+    books: list[float] = []
     with SegmentSet(cfg.instance.name) as segs:
         segs.claim()
         create_instance_segments(cfg, segs)
         shm = Attached(cfg)
         for _ in range(args.repeat):
+            books.append(books_pass(cfg, events))
             full.append(full_record_pass(cfg, shm, events))
             r = publisher_pass(cfg, shm, events)
             if r is not None:
                 ours.append(r)
-    figures: dict = {"events": len(events), "full_record_events_per_s": spread(full)}
+    figures: dict = {"events": len(events), "full_record_events_per_s": spread(full),
+                     "books_events_per_s": spread(books)}
     lines = [f"{len(events):,} events (decoded beforehand), books + snapshot table + rings",
+             f"books alone (BookSet.apply): {show(spread(books), 1e3, ' k/s')}",
              f"full record every update: {show(spread(full), 1e3, ' k/s')}"]
     if ours:
         figures["publisher_events_per_s"] = spread(ours)
