@@ -13,11 +13,11 @@ recording with no snapshot runs L1-only, with one warning. A snapshot that a
 book in sequence is already past (a recording's periodic one) changes nothing.
 
 Compiled (Cython, C++): every event of the md process and of replay passes here.
-A side (``BookSide``) is an ordered C++ map keyed by the price in integer ticks
-(``llround(price / tick)``), negated on the bid side, so ``begin()`` is the best
-level on both sides and a diff's level costs one tree operation wherever it sits.
-Each key keeps the price and size as received (floats), so what the book
-publishes is bit for bit what the venue sent. A price off the tick grid (a
+A side (``BookSide``) keys each level by its price in integer ticks
+(``llround(price / tick)``), negated on the bid side, so the smallest key is the
+best level on both sides; a dense ladder holds the keys of a window around the
+best, an ordered C++ map the rest. Each key keeps the price and size as received
+(floats), so what the book publishes is bit for bit what the venue sent. A price off the tick grid (a
 config whose ``tick_size`` does not fit the data) is still booked, at its
 nearest tick, and counted in ``off_tick``.
 """
@@ -59,8 +59,9 @@ ctypedef cmap[long long, Level] LevelMap
 ctypedef pair[long long, Level] Entry
 
 
-DEF WINDOW = 1 << 15        # ticks held in the dense ladder (512 KiB a side)
-DEF WINDOW_AHEAD = WINDOW // 8  # ticks of the window kept better than the best level
+cdef enum:
+    WINDOW = 32768        # ticks held in the dense ladder (512 KiB a side)
+    WINDOW_AHEAD = 4096   # ticks of the window kept better than the best level
 cdef long long NO_KEY = 0x7FFFFFFFFFFFFFFF
 
 
