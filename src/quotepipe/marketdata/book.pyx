@@ -100,12 +100,13 @@ cdef class BookSide:
         self.best_i = -1
         self.n_in = 0
 
-    cdef inline long long key(self, double px) except? -1:
+    cdef inline long long key(self, double px, bint received) except? -1:
+        """``px``'s key; a ``received`` level off the tick grid is counted (a lookup is not)."""
         cdef double x = px * self.per_tick
         if not fabs(x) < KEY_MAX:
             raise OverflowError(f"price {px} does not fit the book at tick {self.tick}")
         cdef long long k = llround(x)
-        if fabs(x - <double>k) > OFF_TICK:
+        if received and fabs(x - <double>k) > OFF_TICK:
             self.off_tick += 1
         return self.sign * k
 
@@ -250,7 +251,7 @@ cdef class BookSide:
             lv.px = t[0]
             lv.qty = t[1]
             if lv.qty > 0.0:
-                k = self.key(lv.px)
+                k = self.key(lv.px, True)
                 self.far[k] = lv
                 if k < best:
                     best = k
@@ -272,7 +273,7 @@ cdef class BookSide:
         for t in levels:
             lv.px = t[0]
             lv.qty = t[1]
-            k = self.key(lv.px)
+            k = self.key(lv.px, True)
             if self.set_level(k, lv) and k <= kth:
                 changed = True
         self.settle()
@@ -302,17 +303,13 @@ cdef class BookSide:
 
     def top(self, int n) -> tuple:
         """``n`` prices then ``n`` sizes, best first, zeros where the side has fewer levels."""
-        cdef vector[double] px, qty
-        cdef long long last
-        px.resize(max(n, 1))
-        qty.resize(max(n, 1))
-        cdef int got = self.walk(n, &px[0], &qty[0], &last)
-        return (*[px[i] if i < got else 0.0 for i in range(n)],
-                *[qty[i] if i < got else 0.0 for i in range(n)])
+        levels = self.best_levels(n)
+        pad = (0.0,) * (n - len(levels))
+        return (*[p for p, _ in levels], *pad, *[q for _, q in levels], *pad)
 
     def qty_at(self, double px) -> float:
         """The size resting at ``px``; 0.0 when there is no level there."""
-        cdef long long k = self.key(px)
+        cdef long long k = self.key(px, False)
         cdef long long i = k - self.lo
         cdef LevelMap.iterator it
         if 0 <= i < WINDOW:

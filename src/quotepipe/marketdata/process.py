@@ -111,17 +111,17 @@ class MarketDataProcess(ChildProcess):
         books = self.books.books
         if isinstance(self.feed, LiveFeed):
             self.totals.publish_all({k: self.feed.counts[k] for k in LIVE_FEED_COUNTERS})
+        off_tick = self.books.off_tick()
         self.totals.publish_all({"malformed": self.feed.malformed,
                                  "resyncs": sum(b.resyncs for b in books),
-                                 "off_tick": self.books.off_tick(),
+                                 "off_tick": off_tick,
                                  "depth_writes": self.publisher.full_writes,
                                  "crossed": sum(b.crossed for b in books)})
         self.stats.set_gauge("event_lag_ms", self.event_lag_ms)
-        if not self.warned_off_tick and self.books.off_tick():
+        if off_tick and not self.warned_off_tick:
             self.warned_off_tick = True
             log.warning("market data: %d price levels off their instrument's tick_size grid: the book "
-                        "merges them at the nearest tick; check instruments[].tick_size",
-                        self.books.off_tick())
+                        "merges them at the nearest tick; check instruments[].tick_size", off_tick)
 
 
 def run_market_data(cfg: Config, proc_slot: int, cpu: int | None = None) -> int:
