@@ -21,13 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from quotepipe.gate.runner import build_extensions
+
 from _common import REPO, emit, parser, show, spread
-
-
-def build(tree: Path) -> None:
-    if (tree / "setup.py").exists():
-        subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree,
-                       check=True, capture_output=True)
 
 
 def run(tree: Path, script: list[str], figure: str, out: Path) -> float:
@@ -51,8 +47,8 @@ def main() -> None:
     base = tmp / "base"
     subprocess.run(["git", "worktree", "add", "-q", "--detach", str(base), args.base], cwd=REPO, check=True)
     try:
-        build(base)
-        build(REPO)
+        build_extensions(base)
+        build_extensions(REPO)
         ours, theirs = [], []
         for k in range(args.rounds):  # base first on even rounds, ours first on odd ones
             base_figure = args.base_figure or args.figure

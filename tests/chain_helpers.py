@@ -36,7 +36,7 @@ def ctx(now: int = T0, position: float = 0.0, pnl: float = 0.0, weight: float = 
 
 
 def state(**kw: object) -> InstrumentState:
-    return msgspec.structs.replace(InstrumentState(), **kw)
+    return InstrumentState(**kw)  # type: ignore[arg-type]
 
 
 def order(price: float, qty: float = 1.0, queue_ahead: float = 0.0, level_qty: float = 0.0,

@@ -75,11 +75,24 @@ def worktree(ref: str) -> Iterator[Tree]:
     path = tmp / "tree"
     git("worktree", "add", "--detach", str(path), commit, cwd=root)
     try:
+        build_extensions(path)
         yield Tree("base", str(path / "src"), commit)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=root,
                        capture_output=True, timeout=120)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_extensions(tree: Path) -> None:
+    """A checked-out tree's compiled extensions (its stages, since the compiled chain), built in
+    place with this Python, as ``pip install -e`` would; a tree without ``setup.py`` has none."""
+    if not (tree / "setup.py").exists():
+        return
+    r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree,
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        tail = (r.stderr.strip() or r.stdout.strip()).splitlines()[-5:]
+        raise GateError(f"building the extensions of {tree}: " + " / ".join(tail))
 
 
 @contextlib.contextmanager

@@ -59,7 +59,7 @@ class PipelineRunner:
         self.times.flush()  # a reload keeps the timings taken so far
         self.times.deadline_ns = int(cfg.stage_budgets.deadline_us * 1000)
         self.times.set_every(cfg.stage_budgets.sample_every)
-        self.states = [msgspec.structs.replace(s, killed=False) if s.killed else s for s in self.states]
+        self.states = [s.unkilled() if s.killed else s for s in self.states]
 
     def set_arrival(self, slot: int, fit: tuple[float, float] | None) -> None:
         """The arrival intensity (A, k per bps) fitted for ``slot``, or None: the config's values.
