@@ -17,7 +17,8 @@ the whole tick into the same integer-ns histograms the workers use.
 ``PipelineRunner`` over the ticks with each stage function wrapped; then each
 stage runs once over its captured inputs (pure functions, so every pass is the
 same work), the whole runner once more on a fresh state, and an empty loop
-over the same arguments; ``--extra`` repeats one of them. Under cachegrind, the
+over the same arguments (the same kind of call: Python, or C for a compiled chain);
+``--extra`` repeats one of them. Under cachegrind, the
 instructions of ``--extra X`` minus those of ``--extra none`` are X's cost.
 
 ``--layout K`` gives K throwaway classes a type version tag before anything
@@ -114,6 +115,7 @@ def count_run(workload: list[tuple[int, Any, Any]], extra: str) -> None:
     depends on every allocation before it, so it would charge a stage for another's garbage
     (a change in one stage moved an untouched stage's count by 2.3%)."""
     import gc
+    import inspect
 
     gc.collect()
     gc.disable()
@@ -144,6 +146,12 @@ def count_run(workload: list[tuple[int, Any, Any]], extra: str) -> None:
     def noop(*args: Any) -> None:
         return None
 
+    # the empty loop pays the call the stages pay: a Python function's frame, or for compiled
+    # stages a C call with the same arguments that does nothing (an empty format string takes
+    # and ignores them); a Python no-op under a compiled stage would take more than the stage's
+    # own call costs, and leave it a few dozen instructions, where any change looks large
+    empty = noop if inspect.isfunction(originals["guards"]) else "".format
+
     def run(what: str) -> None:
         if what == "tick_total":
             runner = PipelineRunner(cfg, _discard)
@@ -151,7 +159,7 @@ def count_run(workload: list[tuple[int, Any, Any]], extra: str) -> None:
                 runner.tick(slot, snap, ctx)
         elif what == "loop":
             for args in captured["guards"]:
-                noop(*args)
+                empty(*args)
         elif what != "none":
             fn = originals[what]
             for args in captured[what]:
