@@ -474,3 +474,36 @@ def test_book_risk_state_machine():
     r.reconfigure(RiskConfig(max_drawdown_usd=10.0))
     assert r.state == OK  # a reload releases it
     assert not BookRisk(RiskConfig()).enabled
+
+
+def test_warming_the_tick_engine_changes_nothing():
+    """The worker's warm-up reassembles the last tick's context and reruns the chain aside: the
+    engine's intents, counts and gate decisions are those of a run without it."""
+    from quotepipe.domain.shards import ShardMap
+    from quotepipe.shm.catalog import WORKER_STATS
+    from quotepipe.shm.stats import StatsBlock
+    from quotepipe.workers.engine import TickEngine
+    from quotepipe.workers.worker import VenueMirror
+
+    cfg = config()
+    runs = []
+    for warm in (False, True):
+        out: list[QuoteIntent] = []
+        mirror = VenueMirror(len(cfg.instruments))
+        engine = TickEngine(cfg, ShardMap.of(cfg), ["pipeline"] * ShardMap.of(cfg).count, mirror,
+                            out.append, StatsBlock.local(WORKER_STATS))
+        if warm:
+            engine.warm()  # before any tick: nothing to reassemble
+        for k in range(300):
+            px = 100.0 + 0.01 * (k % 7)
+            s = snap(bid=px, ask=px + 0.02, recv_ns=T0 + k * 10**7)
+            rec = tuple(getattr(s, f) for f in s.__struct_fields__)
+            mirror.position[k % 2] = 0.001 * (k % 3)
+            engine.tick(k % 2, rec, T0 + k * 10**7, 1.0, 0, k // 50)
+            if warm:
+                for _ in range(3):
+                    engine.warm()
+        runs.append((out, engine.counter_totals(), engine.gate.skipped,
+                     engine.runners["pipeline"].states))
+    assert runs[0] == runs[1]
+    assert runs[0][1]["ticks"] > 100

@@ -180,8 +180,8 @@ class WorkersConfig(_Section, frozen=True, kw_only=True):
         "busy-poll this long after the last update before backing off to sleeps"))] = 100_000
     idle_sleep_us: Annotated[int, Meta(ge=1, description="sleep when idle")] = 200
     warm_us: Annotated[int, Meta(ge=0, le=1_000_000, description=(
-        "while busy-polling an empty ring, run the chain on the last tick's inputs, its intent "
-        "and state thrown away, this often (0: never): at ~1k updates/s a cold chain takes about "
+        "while busy-polling an empty ring, rerun the last tick's reads, context and chain, the "
+        "results thrown away, this often (0: never): at ~1k updates/s a cold tick takes about "
         "twice as long"))] = 50
 
 

@@ -75,6 +75,8 @@ class TickEngine:
         self.outcomes = [0] * (len(Guard) << 6)
         self.reason_masks: dict[int, int] = {}
         self.record: list[TickInput] | None = None  # set to a list to keep every tick's inputs
+        #: the last run's arguments, for warm(): one tuple a tick
+        self.last: tuple[int, tuple, int, float, int, bool] | None = None
         self.arrival: list[tuple[float, float] | None] = [None] * n
         self.configure(cfg, modes)
 
@@ -128,15 +130,21 @@ class TickEngine:
             return None
         return self.run(slot, rec, now, weight, flags, halted)
 
-    def run(self, slot: int, rec: tuple, now: int, weight: float, flags: int,
-            halted: bool = False) -> QuoteIntent:
-        """Steps 2-4 of a tick the gate let through."""
+    def context(self, slot: int, rec: tuple, now: int, weight: float, flags: int,
+                halted: bool = False) -> tuple[Snapshot, TickContext]:
+        """Step 2: the chain's inputs, from the record and the venue state (reads only)."""
         position = self._position[slot]
         resting = self._resting
         mid = (rec[BID_PX] + rec[ASK_PX]) * 0.5
         ctx = TickContext(now, position, pnl_usd(self.specs[slot], self._cash[slot], position, mid),
                           weight, flags, halted, resting(slot, BID), resting(slot, ASK))
-        snap = Snapshot(*rec)
+        return Snapshot(*rec), ctx
+
+    def run(self, slot: int, rec: tuple, now: int, weight: float, flags: int,
+            halted: bool = False) -> QuoteIntent:
+        """Steps 2-4 of a tick the gate let through."""
+        self.last = (slot, rec, now, weight, flags, halted)
+        snap, ctx = self.context(slot, rec, now, weight, flags, halted)
         if self.record is not None:
             self.record.append((slot, snap, ctx))
         intent = self.runner_of[slot].tick(slot, snap, ctx)  # type: ignore[union-attr]
@@ -149,7 +157,10 @@ class TickEngine:
         return intent
 
     def warm(self) -> None:
-        """Every runner's chain once on its last inputs, effects thrown away (``workers.warm_us``)."""
+        """The last tick's context assembled again and every runner's chain run once on its last
+        inputs, the results thrown away (``workers.warm_us``): both only read, so nothing changes."""
+        if self.last is not None:
+            self.context(*self.last)
         for r in self.runners.values():
             r.warm()
 

@@ -180,6 +180,19 @@ class Worker(ChildProcess):
         if k == BUFFER:  # md_n <= tick_n: one flush point for both
             self._flush_latency()
 
+    def warm(self) -> None:
+        """A tick's reads of the last slot ticked (its snapshot, weight and venue version) and the
+        engine's warm-up, everything thrown away: the whole tick path stays in cache while the
+        worker spins between updates (``workers.warm_us``)."""
+        last = self.engine.last
+        if last is None:
+            return
+        slot = last[0]
+        self.table.read_l1(slot)
+        self.weights.get(slot)
+        self.venue.version(slot)
+        self.engine.warm()
+
     # ---------------------------------------------------------------- the loop
     def run(self) -> int:
         self.start()
@@ -192,7 +205,7 @@ class Worker(ChildProcess):
         last_work = clock()
         next_timer = next_flush = last_warm = 0
         coalesced = 0
-        warm = self.engine.warm
+        warm = self.warm
         while True:
             rec = poll()
             if rec is not None:
@@ -216,7 +229,7 @@ class Worker(ChildProcess):
             else:
                 now = clock()
                 if self.warm_ns and now - last_warm > self.warm_ns and now - last_work <= self.spin_ns:
-                    warm()  # spinning on an empty ring: keep the chain in cache for the next update
+                    warm()  # spinning on an empty ring: keep the tick path in cache for the next update
                     last_warm = now
             if now >= next_timer:
                 next_timer = now + self.timer_ns
