@@ -399,7 +399,7 @@ def test_the_pipeline_times_every_tick_and_samples_the_stages(every):
 
 @pytest.mark.parametrize("mode", ["pipeline", "shadow", "legacy"])
 def test_warming_the_chain_changes_nothing(mode):
-    """``warm()`` between ticks (the worker's, while it waits) leaves every intent, every state
+    """``warm`` between ticks (the worker's, while it waits) leaves every intent, every state
     and every timing exactly as a run without it: it reruns the stages aside."""
     from quotepipe.shm.catalog import WORKER_STATS
     from quotepipe.shm.stats import StatsBlock
@@ -411,15 +411,14 @@ def test_warming_the_chain_changes_nothing(mode):
         stats = StatsBlock.local(WORKER_STATS)
         out: list[QuoteIntent] = []
         runner = make_runner(mode, cfg, out.append, stats)
-        if warm:
-            runner.warm()  # before any tick: nothing to rerun, nothing happens
         for k in range(300):
             px = 100.0 + 0.01 * (k % 7)
-            runner.tick(k % 2, snap(bid=px, ask=px + 0.02, recv_ns=T0 + k * 10**7),
-                        ctx(now=T0 + k * 10**7, position=0.001 * (k % 3)))
+            s, c = snap(bid=px, ask=px + 0.02, recv_ns=T0 + k * 10**7), ctx(now=T0 + k * 10**7,
+                                                                          position=0.001 * (k % 3))
+            runner.tick(k % 2, s, c)
             if warm:
                 for _ in range(3):
-                    runner.warm()
+                    runner.warm(k % 2, s, c)  # the engine's warm-up: the last tick's inputs
         runner.times.flush()
         states = getattr(getattr(runner, "pipeline", runner), "states", None)
         runs.append((out, states, stats.hist("tick_total").count, stats.hist("fetch_md").count))

@@ -3,7 +3,7 @@
 
 
 cdef class Value:
-    cpdef tuple astuple(self)
+    pass
 
 
 cdef class InstrumentState(Value):
@@ -68,14 +68,14 @@ cdef class QueueDecision(Value):
     cdef readonly bint ask_keep
 
 
-# Constructors for compiled stages: the fields set directly, no argument parsing (the Python
-# ``__init__`` of each class is for everyone else).
+# Each value's fields are set in one place, ``set_*`` (its Python ``__init__`` calls it too);
+# ``new_*`` builds one for a compiled stage without argument parsing.
 
-cdef inline InstrumentState new_state(double var_bps2, long long vol_samples, long long anchor_ns,
-                                      double anchor_mid, double last_mid, double bid_target,
-                                      double ask_target, double tokens, long long tokens_ns,
-                                      bint killed, long long ticks):
-    cdef InstrumentState v = InstrumentState.__new__(InstrumentState)
+
+cdef inline InstrumentState set_state(InstrumentState v, double var_bps2, long long vol_samples,
+                                      long long anchor_ns, double anchor_mid, double last_mid,
+                                      double bid_target, double ask_target, double tokens,
+                                      long long tokens_ns, bint killed, long long ticks):
     v.var_bps2 = var_bps2
     v.vol_samples = vol_samples
     v.anchor_ns = anchor_ns
@@ -90,9 +90,17 @@ cdef inline InstrumentState new_state(double var_bps2, long long vol_samples, lo
     return v
 
 
-cdef inline MarketView new_view(double bid_px, double bid_qty, double ask_px, double ask_qty,
-                                double mid, long long age_ns, long long book_state, long long flags):
-    cdef MarketView v = MarketView.__new__(MarketView)
+cdef inline InstrumentState new_state(double var_bps2, long long vol_samples, long long anchor_ns,
+                                      double anchor_mid, double last_mid, double bid_target,
+                                      double ask_target, double tokens, long long tokens_ns,
+                                      bint killed, long long ticks):
+    return set_state(InstrumentState.__new__(InstrumentState), var_bps2, vol_samples, anchor_ns,
+                     anchor_mid, last_mid, bid_target, ask_target, tokens, tokens_ns, killed, ticks)
+
+
+cdef inline MarketView set_view(MarketView v, double bid_px, double bid_qty, double ask_px,
+                                double ask_qty, double mid, long long age_ns, long long book_state,
+                                long long flags):
     v.bid_px = bid_px
     v.bid_qty = bid_qty
     v.ask_px = ask_px
@@ -104,10 +112,15 @@ cdef inline MarketView new_view(double bid_px, double bid_qty, double ask_px, do
     return v
 
 
-cdef inline SpreadDecision new_spread(double mid, double fair, double half_spread_bps,
+cdef inline MarketView new_view(double bid_px, double bid_qty, double ask_px, double ask_qty,
+                                double mid, long long age_ns, long long book_state, long long flags):
+    return set_view(MarketView.__new__(MarketView), bid_px, bid_qty, ask_px, ask_qty, mid, age_ns,
+                    book_state, flags)
+
+
+cdef inline SpreadDecision set_spread(SpreadDecision v, double mid, double fair, double half_spread_bps,
                                       double model_skew_bps, double sigma_bps, double var_bps2,
                                       long long vol_samples, long long anchor_ns, double anchor_mid):
-    cdef SpreadDecision v = SpreadDecision.__new__(SpreadDecision)
     v.mid = mid
     v.fair = fair
     v.half_spread_bps = half_spread_bps
@@ -120,8 +133,15 @@ cdef inline SpreadDecision new_spread(double mid, double fair, double half_sprea
     return v
 
 
-cdef inline GuardDecision new_guard(int guard_code, long long reasons, double tokens, bint killed):
-    cdef GuardDecision v = GuardDecision.__new__(GuardDecision)
+cdef inline SpreadDecision new_spread(double mid, double fair, double half_spread_bps,
+                                      double model_skew_bps, double sigma_bps, double var_bps2,
+                                      long long vol_samples, long long anchor_ns, double anchor_mid):
+    return set_spread(SpreadDecision.__new__(SpreadDecision), mid, fair, half_spread_bps,
+                      model_skew_bps, sigma_bps, var_bps2, vol_samples, anchor_ns, anchor_mid)
+
+
+cdef inline GuardDecision set_guard(GuardDecision v, int guard_code, long long reasons, double tokens,
+                                    bint killed):
     v.guard_code = guard_code
     v.reasons = reasons
     v.tokens = tokens
@@ -129,9 +149,13 @@ cdef inline GuardDecision new_guard(int guard_code, long long reasons, double to
     return v
 
 
-cdef inline InventoryDecision new_inventory(double q, double reservation, double bid_px, double bid_qty,
-                                            double ask_px, double ask_qty):
-    cdef InventoryDecision v = InventoryDecision.__new__(InventoryDecision)
+cdef inline GuardDecision new_guard(int guard_code, long long reasons, double tokens, bint killed):
+    return set_guard(GuardDecision.__new__(GuardDecision), guard_code, reasons, tokens, killed)
+
+
+cdef inline InventoryDecision set_inventory(InventoryDecision v, double q, double reservation,
+                                            double bid_px, double bid_qty, double ask_px,
+                                            double ask_qty):
     v.q = q
     v.reservation = reservation
     v.bid_px = bid_px
@@ -141,9 +165,14 @@ cdef inline InventoryDecision new_inventory(double q, double reservation, double
     return v
 
 
-cdef inline QueueDecision new_queue(double bid_px, double bid_qty, bint bid_keep, double ask_px,
-                                    double ask_qty, bint ask_keep):
-    cdef QueueDecision v = QueueDecision.__new__(QueueDecision)
+cdef inline InventoryDecision new_inventory(double q, double reservation, double bid_px, double bid_qty,
+                                            double ask_px, double ask_qty):
+    return set_inventory(InventoryDecision.__new__(InventoryDecision), q, reservation, bid_px, bid_qty,
+                         ask_px, ask_qty)
+
+
+cdef inline QueueDecision set_queue(QueueDecision v, double bid_px, double bid_qty, bint bid_keep,
+                                    double ask_px, double ask_qty, bint ask_keep):
     v.bid_px = bid_px
     v.bid_qty = bid_qty
     v.bid_keep = bid_keep
@@ -151,3 +180,9 @@ cdef inline QueueDecision new_queue(double bid_px, double bid_qty, bint bid_keep
     v.ask_qty = ask_qty
     v.ask_keep = ask_keep
     return v
+
+
+cdef inline QueueDecision new_queue(double bid_px, double bid_qty, bint bid_keep, double ask_px,
+                                    double ask_qty, bint ask_keep):
+    return set_queue(QueueDecision.__new__(QueueDecision), bid_px, bid_qty, bid_keep, ask_px, ask_qty,
+                     ask_keep)

@@ -18,13 +18,14 @@ cdef class Value:
 
     __struct_fields__ = ()
 
-    cpdef tuple astuple(self):
-        raise NotImplementedError
+    def astuple(self):
+        """The fields' values, in ``__struct_fields__`` order."""
+        return tuple([getattr(self, name) for name in self.__struct_fields__])
 
     def __eq__(self, other):
         if type(other) is not type(self):
             return NotImplemented
-        return self.astuple() == (<Value>other).astuple()
+        return self.astuple() == other.astuple()
 
     def __hash__(self):
         return hash((type(self).__name__, self.astuple()))
@@ -51,21 +52,9 @@ cdef class InstrumentState(Value):
         # start of the current volatility interval and its mid; bid/ask_target: the last targets
         # emitted (0 = none); tokens: order-action budget, -1 = a full bucket on the first tick;
         # killed: the loss limit was hit, pulled until a config reload
-        self.var_bps2 = var_bps2
-        self.vol_samples = vol_samples
-        self.anchor_ns = anchor_ns
-        self.anchor_mid = anchor_mid
-        self.last_mid = last_mid
-        self.bid_target = bid_target
-        self.ask_target = ask_target
-        self.tokens = tokens
-        self.tokens_ns = tokens_ns
-        self.killed = killed
-        self.ticks = ticks
+        set_state(self, var_bps2, vol_samples, anchor_ns, anchor_mid, last_mid, bid_target, ask_target,
+                  tokens, tokens_ns, killed, ticks)
 
-    cpdef tuple astuple(self):
-        return (self.var_bps2, self.vol_samples, self.anchor_ns, self.anchor_mid, self.last_mid,
-                self.bid_target, self.ask_target, self.tokens, self.tokens_ns, self.killed, self.ticks)
 
     def unkilled(self):
         """This state with the loss-limit latch cleared (a config reload)."""
@@ -81,18 +70,7 @@ cdef class MarketView(Value):
 
     def __init__(self, double bid_px, double bid_qty, double ask_px, double ask_qty, double mid,
                  long long age_ns, long long book_state, long long flags):
-        self.bid_px = bid_px
-        self.bid_qty = bid_qty
-        self.ask_px = ask_px
-        self.ask_qty = ask_qty
-        self.mid = mid
-        self.age_ns = age_ns
-        self.book_state = book_state
-        self.flags = flags
-
-    cpdef tuple astuple(self):
-        return (self.bid_px, self.bid_qty, self.ask_px, self.ask_qty, self.mid, self.age_ns,
-                self.book_state, self.flags)
+        set_view(self, bid_px, bid_qty, ask_px, ask_qty, mid, age_ns, book_state, flags)
 
 
 cdef class SpreadDecision(Value):
@@ -105,19 +83,8 @@ cdef class SpreadDecision(Value):
     def __init__(self, double mid, double fair, double half_spread_bps, double model_skew_bps,
                  double sigma_bps, double var_bps2, long long vol_samples, long long anchor_ns,
                  double anchor_mid):
-        self.mid = mid
-        self.fair = fair
-        self.half_spread_bps = half_spread_bps
-        self.model_skew_bps = model_skew_bps
-        self.sigma_bps = sigma_bps
-        self.var_bps2 = var_bps2
-        self.vol_samples = vol_samples
-        self.anchor_ns = anchor_ns
-        self.anchor_mid = anchor_mid
-
-    cpdef tuple astuple(self):
-        return (self.mid, self.fair, self.half_spread_bps, self.model_skew_bps, self.sigma_bps,
-                self.var_bps2, self.vol_samples, self.anchor_ns, self.anchor_mid)
+        set_spread(self, mid, fair, half_spread_bps, model_skew_bps, sigma_bps, var_bps2, vol_samples,
+                   anchor_ns, anchor_mid)
 
 
 cdef class GuardDecision(Value):
@@ -127,17 +94,11 @@ cdef class GuardDecision(Value):
     __struct_fields__ = ("guard", "reasons", "tokens", "killed")
 
     def __init__(self, int guard, long long reasons, double tokens, bint killed):
-        self.guard_code = Guard(guard)
-        self.reasons = reasons
-        self.tokens = tokens
-        self.killed = killed
+        set_guard(self, Guard(guard), reasons, tokens, killed)
 
     @property
     def guard(self):
         return _GUARDS[self.guard_code]
-
-    cpdef tuple astuple(self):
-        return (self.guard, self.reasons, self.tokens, self.killed)
 
 
 cdef class InventoryDecision(Value):
@@ -148,15 +109,7 @@ cdef class InventoryDecision(Value):
 
     def __init__(self, double q, double reservation, double bid_px, double bid_qty, double ask_px,
                  double ask_qty):
-        self.q = q
-        self.reservation = reservation
-        self.bid_px = bid_px
-        self.bid_qty = bid_qty
-        self.ask_px = ask_px
-        self.ask_qty = ask_qty
-
-    cpdef tuple astuple(self):
-        return (self.q, self.reservation, self.bid_px, self.bid_qty, self.ask_px, self.ask_qty)
+        set_inventory(self, q, reservation, bid_px, bid_qty, ask_px, ask_qty)
 
 
 cdef class QueueDecision(Value):
@@ -166,12 +119,4 @@ cdef class QueueDecision(Value):
 
     def __init__(self, double bid_px, double bid_qty, bint bid_keep, double ask_px, double ask_qty,
                  bint ask_keep):
-        self.bid_px = bid_px
-        self.bid_qty = bid_qty
-        self.bid_keep = bid_keep
-        self.ask_px = ask_px
-        self.ask_qty = ask_qty
-        self.ask_keep = ask_keep
-
-    cpdef tuple astuple(self):
-        return (self.bid_px, self.bid_qty, self.bid_keep, self.ask_px, self.ask_qty, self.ask_keep)
+        set_queue(self, bid_px, bid_qty, bid_keep, ask_px, ask_qty, ask_keep)

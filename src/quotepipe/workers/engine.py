@@ -157,12 +157,13 @@ class TickEngine:
         return intent
 
     def warm(self) -> None:
-        """The last tick's context assembled again and every runner's chain run once on its last
-        inputs, the results thrown away (``workers.warm_us``): both only read, so nothing changes."""
-        if self.last is not None:
-            self.context(*self.last)
-        for r in self.runners.values():
-            r.warm()
+        """The last tick's context assembled again and its runner's chain run on it, the results
+        thrown away (``workers.warm_us``): both only read, so nothing changes."""
+        if self.last is None:
+            return
+        slot = self.last[0]
+        snap, ctx = self.context(*self.last)
+        self.runner_of[slot].warm(slot, snap, ctx)  # type: ignore[union-attr]
 
     # ---------------------------------------------------------------- totals
     def flush(self) -> None:

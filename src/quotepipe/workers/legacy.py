@@ -287,7 +287,7 @@ class LegacyRunner:
         """The frozen reference does not grow: it keeps the config's A and k (shadow shows the
         fit as differences)."""
 
-    def warm(self) -> None:
+    def warm(self, slot: int, snap: Snapshot, ctx: TickContext) -> None:
         """Nothing: the frozen loop mutates its state as it runs, so it cannot be rerun aside."""
 
     def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:

@@ -38,10 +38,6 @@ class PipelineRunner:
         #: per slot, the arrival intensity (A, k) fitted online (``scoreboard.arrival``), if any
         self.arrival: list[tuple[float, float] | None] = [None] * len(cfg.instruments)
         self.times = StageTimes(self.stats)
-        # the last tick's inputs, for warm(): three references, no tuple built per tick
-        self.last_slot = -1
-        self.last_snap: Snapshot | None = None
-        self.last_ctx: TickContext | None = None
         self.configure(cfg)
 
     def configure(self, cfg: Config) -> None:
@@ -72,13 +68,10 @@ class PipelineRunner:
             a, k = fit
             self.spread_cfgs[slot] = msgspec.structs.replace(base, glft_a=a, glft_k=k, kappa=k)
 
-    def warm(self) -> None:
-        """The six stages once more on the last tick's inputs, to keep their code and data in
-        cache while the worker waits; the intent and the new state are thrown away, nothing is
-        timed or counted (the stages are pure: nothing else can change)."""
-        slot, snap, ctx = self.last_slot, self.last_snap, self.last_ctx
-        if snap is None or ctx is None:
-            return
+    def warm(self, slot: int, snap: Snapshot, ctx: TickContext) -> None:
+        """The six stages once more on a tick's inputs (the engine's last), to keep their code and
+        data in cache while the worker waits; the intent and the new state are thrown away,
+        nothing is timed or counted (the stages are pure: nothing else can change)."""
         spec, state, now = self.specs[slot], self.states[slot], ctx.now_ns
         view = fetch_md(snap, now)
         sd = spread(view, state, now, self.spread_cfgs[slot])
@@ -88,7 +81,6 @@ class PipelineRunner:
         emit(qd, gd, sd, state, ctx, spec, _discard)
 
     def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:
-        self.last_slot, self.last_snap, self.last_ctx = slot, snap, ctx
         spec = self.specs[slot]
         spread_cfg = self.spread_cfgs[slot]
         state = self.states[slot]

@@ -144,8 +144,8 @@ class ShadowRunner:
     def times(self):  # noqa: ANN201 - the pipeline's StageTimes
         return self.pipeline.times
 
-    def warm(self) -> None:
-        self.pipeline.warm()
+    def warm(self, slot: int, snap: Snapshot, ctx: TickContext) -> None:
+        self.pipeline.warm(slot, snap, ctx)
 
     def tick(self, slot: int, snap: Snapshot, ctx: TickContext) -> QuoteIntent:
         new = self.pipeline.tick(slot, snap, ctx)
