@@ -72,10 +72,10 @@ cdef class QueueDecision(Value):
 # ``new_*`` builds one for a compiled stage without argument parsing.
 
 
-cdef inline InstrumentState set_state(InstrumentState v, double var_bps2, long long vol_samples,
-                                      long long anchor_ns, double anchor_mid, double last_mid,
-                                      double bid_target, double ask_target, double tokens,
-                                      long long tokens_ns, bint killed, long long ticks):
+cdef inline void set_state(InstrumentState v, double var_bps2, long long vol_samples,
+                           long long anchor_ns, double anchor_mid, double last_mid,
+                           double bid_target, double ask_target, double tokens, long long tokens_ns,
+                           bint killed, long long ticks) noexcept:
     v.var_bps2 = var_bps2
     v.vol_samples = vol_samples
     v.anchor_ns = anchor_ns
@@ -87,20 +87,21 @@ cdef inline InstrumentState set_state(InstrumentState v, double var_bps2, long l
     v.tokens_ns = tokens_ns
     v.killed = killed
     v.ticks = ticks
-    return v
 
 
 cdef inline InstrumentState new_state(double var_bps2, long long vol_samples, long long anchor_ns,
                                       double anchor_mid, double last_mid, double bid_target,
                                       double ask_target, double tokens, long long tokens_ns,
                                       bint killed, long long ticks):
-    return set_state(InstrumentState.__new__(InstrumentState), var_bps2, vol_samples, anchor_ns,
-                     anchor_mid, last_mid, bid_target, ask_target, tokens, tokens_ns, killed, ticks)
+    cdef InstrumentState v = InstrumentState.__new__(InstrumentState)
+    set_state(v, var_bps2, vol_samples, anchor_ns, anchor_mid, last_mid, bid_target, ask_target,
+              tokens, tokens_ns, killed, ticks)
+    return v
 
 
-cdef inline MarketView set_view(MarketView v, double bid_px, double bid_qty, double ask_px,
-                                double ask_qty, double mid, long long age_ns, long long book_state,
-                                long long flags):
+cdef inline void set_view(MarketView v, double bid_px, double bid_qty, double ask_px,
+                          double ask_qty, double mid, long long age_ns, long long book_state,
+                          long long flags) noexcept:
     v.bid_px = bid_px
     v.bid_qty = bid_qty
     v.ask_px = ask_px
@@ -109,18 +110,18 @@ cdef inline MarketView set_view(MarketView v, double bid_px, double bid_qty, dou
     v.age_ns = age_ns
     v.book_state = book_state
     v.flags = flags
-    return v
 
 
 cdef inline MarketView new_view(double bid_px, double bid_qty, double ask_px, double ask_qty,
                                 double mid, long long age_ns, long long book_state, long long flags):
-    return set_view(MarketView.__new__(MarketView), bid_px, bid_qty, ask_px, ask_qty, mid, age_ns,
-                    book_state, flags)
+    cdef MarketView v = MarketView.__new__(MarketView)
+    set_view(v, bid_px, bid_qty, ask_px, ask_qty, mid, age_ns, book_state, flags)
+    return v
 
 
-cdef inline SpreadDecision set_spread(SpreadDecision v, double mid, double fair, double half_spread_bps,
-                                      double model_skew_bps, double sigma_bps, double var_bps2,
-                                      long long vol_samples, long long anchor_ns, double anchor_mid):
+cdef inline void set_spread(SpreadDecision v, double mid, double fair, double half_spread_bps,
+                            double model_skew_bps, double sigma_bps, double var_bps2,
+                            long long vol_samples, long long anchor_ns, double anchor_mid) noexcept:
     v.mid = mid
     v.fair = fair
     v.half_spread_bps = half_spread_bps
@@ -130,59 +131,60 @@ cdef inline SpreadDecision set_spread(SpreadDecision v, double mid, double fair,
     v.vol_samples = vol_samples
     v.anchor_ns = anchor_ns
     v.anchor_mid = anchor_mid
-    return v
 
 
 cdef inline SpreadDecision new_spread(double mid, double fair, double half_spread_bps,
                                       double model_skew_bps, double sigma_bps, double var_bps2,
                                       long long vol_samples, long long anchor_ns, double anchor_mid):
-    return set_spread(SpreadDecision.__new__(SpreadDecision), mid, fair, half_spread_bps,
-                      model_skew_bps, sigma_bps, var_bps2, vol_samples, anchor_ns, anchor_mid)
+    cdef SpreadDecision v = SpreadDecision.__new__(SpreadDecision)
+    set_spread(v, mid, fair, half_spread_bps, model_skew_bps, sigma_bps, var_bps2, vol_samples,
+               anchor_ns, anchor_mid)
+    return v
 
 
-cdef inline GuardDecision set_guard(GuardDecision v, int guard_code, long long reasons, double tokens,
-                                    bint killed):
+cdef inline void set_guard(GuardDecision v, int guard_code, long long reasons, double tokens,
+                           bint killed) noexcept:
     v.guard_code = guard_code
     v.reasons = reasons
     v.tokens = tokens
     v.killed = killed
-    return v
 
 
 cdef inline GuardDecision new_guard(int guard_code, long long reasons, double tokens, bint killed):
-    return set_guard(GuardDecision.__new__(GuardDecision), guard_code, reasons, tokens, killed)
+    cdef GuardDecision v = GuardDecision.__new__(GuardDecision)
+    set_guard(v, guard_code, reasons, tokens, killed)
+    return v
 
 
-cdef inline InventoryDecision set_inventory(InventoryDecision v, double q, double reservation,
-                                            double bid_px, double bid_qty, double ask_px,
-                                            double ask_qty):
+cdef inline void set_inventory(InventoryDecision v, double q, double reservation, double bid_px,
+                               double bid_qty, double ask_px, double ask_qty) noexcept:
     v.q = q
     v.reservation = reservation
     v.bid_px = bid_px
     v.bid_qty = bid_qty
     v.ask_px = ask_px
     v.ask_qty = ask_qty
-    return v
 
 
 cdef inline InventoryDecision new_inventory(double q, double reservation, double bid_px, double bid_qty,
                                             double ask_px, double ask_qty):
-    return set_inventory(InventoryDecision.__new__(InventoryDecision), q, reservation, bid_px, bid_qty,
-                         ask_px, ask_qty)
+    cdef InventoryDecision v = InventoryDecision.__new__(InventoryDecision)
+    set_inventory(v, q, reservation, bid_px, bid_qty, ask_px, ask_qty)
+    return v
 
 
-cdef inline QueueDecision set_queue(QueueDecision v, double bid_px, double bid_qty, bint bid_keep,
-                                    double ask_px, double ask_qty, bint ask_keep):
+cdef inline void set_queue(QueueDecision v, double bid_px, double bid_qty, bint bid_keep,
+                           double ask_px, double ask_qty, bint ask_keep) noexcept:
     v.bid_px = bid_px
     v.bid_qty = bid_qty
     v.bid_keep = bid_keep
     v.ask_px = ask_px
     v.ask_qty = ask_qty
     v.ask_keep = ask_keep
-    return v
 
 
 cdef inline QueueDecision new_queue(double bid_px, double bid_qty, bint bid_keep, double ask_px,
                                     double ask_qty, bint ask_keep):
-    return set_queue(QueueDecision.__new__(QueueDecision), bid_px, bid_qty, bid_keep, ask_px, ask_qty,
-                     ask_keep)
+    cdef QueueDecision v = QueueDecision.__new__(QueueDecision)
+    set_queue(v, bid_px, bid_qty, bid_keep, ask_px, ask_qty, ask_keep)
+    return v
