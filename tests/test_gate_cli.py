@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import msgspec
+import pytest
 
 from quotepipe.config import Config
-from quotepipe.gate.probe import count_run, load
+from quotepipe.gate.probe import REGIONS, count_run, load
+from quotepipe.gate.runner import COUNTED, STAGES, count_regions, current_tree, marks_library, write_workload
 from quotepipe.gate.workload import build_workload
 from tests.conftest import REPO, run_cli
 
@@ -89,8 +94,32 @@ def test_host_check_says_what_to_change(tmp_path):
     assert all(c["advice"] for c in checks)
 
 
-def test_the_count_probe_runs_every_stage_over_captured_inputs(tmp_path, monkeypatch):
-    """What runs under cachegrind, run natively: each stage sees exactly the runner's inputs."""
+class RecordingMarks:
+    """The probe's region marks, natively: which stage calls fell inside which counted region."""
+
+    def __init__(self, calls: dict[str, int]) -> None:
+        self.calls, self.at_begin = calls, {}
+        self.order: list[str] = []
+        self.inside: dict[str, dict[str, int]] = {}
+
+    def instrument(self) -> None:
+        self.order.append("instrument")
+
+    def begin(self) -> None:
+        assert len(self.order) % 2 == 1, "a region began inside another"
+        self.order.append("begin")
+        self.at_begin = dict(self.calls)
+
+    def end(self, name: str) -> None:
+        self.order.append(name)
+        self.inside[name] = {k: v - self.at_begin.get(k, 0) for k, v in self.calls.items()
+                             if v != self.at_begin.get(k, 0)}
+
+
+def test_the_count_probe_counts_each_stage_alone_over_captured_inputs(tmp_path, monkeypatch):
+    """What runs under callgrind, run natively: each counted region is one pass of exactly one
+    stage over the runner's inputs (the whole tick for ``tick_total``, nothing for the empty loop),
+    warmed by an uncounted pass, and every region comes after instrumentation starts."""
     wl = tmp_path / "wl.msgpack"
     wl.write_bytes(msgspec.msgpack.encode(build_workload(Config(), limit=2000)))
     ticks = load(str(wl), 300)
@@ -105,12 +134,46 @@ def test_the_count_probe_runs_every_stage_over_captured_inputs(tmp_path, monkeyp
             calls[_name] = calls.get(_name, 0) + 1
             return _fn(*args)
         monkeypatch.setattr(pipeline, name, counted)
-    count_run(ticks, "none")
-    # once in the capture pass, once in the fresh whole-tick pass, once in the stage's own loop
-    assert calls == {"guards": 900, "emit": 900}
-    calls.clear()
-    count_run(ticks, "guards")  # the extra pass repeats one stage's loop only
-    assert calls == {"guards": 1200, "emit": 900}
+    marks = RecordingMarks(calls)
+    count_run(ticks, marks)
+    assert marks.order[0] == "instrument"
+    assert marks.order[1:] == [x for name in REGIONS for x in ("begin", name)]
+    assert marks.inside == {**{name: {} for name in REGIONS}, "guards": {"guards": 300},
+                            "emit": {"emit": 300}, "tick_total": {"guards": 300, "emit": 300}}
+    # the capture pass, then a warm and a counted pass of the stage's own and of the whole tick
+    assert calls == {"guards": 1500, "emit": 1500}
+
+
+def needs_valgrind() -> None:
+    """Skipped where valgrind is absent (``make tools`` installs it), but never in CI."""
+    if shutil.which("valgrind") is None or not Path("/usr/include/valgrind/callgrind.h").exists():
+        reason = "needs valgrind and its callgrind.h (make tools installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the instruction-count tests: {reason}")
+        pytest.skip(reason)
+
+
+def test_a_stage_count_does_not_move_with_the_environment(tmp_path, monkeypatch):
+    """What once failed CI with no code changed: a stage's count must not depend on the process
+    around it. Under callgrind, the same tree counted with an 8 KB larger environment from
+    another working folder gives every stage the same instructions a call, to one. (Whole-process
+    marginals moved by hundreds to thousands a call with the heap's layout; counted regions
+    under pymalloc still moved fetch_md by 15 a call: ``runner.COUNT_ENV``.)"""
+    needs_valgrind()
+    wl = tmp_path / "wl.msgpack"
+    n = write_workload(Config(), [], 2000, wl)
+    tree = current_tree()
+    marks = marks_library(tmp_path)
+    plain = count_regions(tree, wl, 0, marks, 0, tmp_path / "plain")
+    monkeypatch.setenv("QUOTEPIPE_GATE_PAD", "x" * 8192)
+    monkeypatch.chdir(tmp_path)
+    padded = count_regions(tree, wl, 0, marks, 0, tmp_path / "padded")
+    assert set(plain) == set(padded) >= {"loop", *COUNTED}
+    for name in plain:  # the whole tick reads clocks, so its count may move by a few in 15,000
+        tolerance = max(1.0, plain[name] / n * 0.001)
+        assert abs(plain[name] - padded[name]) / n <= tolerance, (name, plain[name] / n, padded[name] / n)
+    # and the regions measure the stages: each costs more than the empty loop around it
+    assert all(plain[s] > plain["loop"] for s in STAGES)
 
 
 def test_the_probe_times_an_older_tree_layout_too():

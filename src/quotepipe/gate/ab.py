@@ -9,8 +9,9 @@ figure that fails both times fails the gate. On a host that cannot resolve the
 threshold every verdict is *inconclusive*.
 
 Instructions (``--counter instructions``): both trees' stages are counted under
-cachegrind on the same workload (``runner.count_instructions``), attributed per
-stage, and compared on the ratio (``decide.compare_counts``). Deterministic, so
+callgrind on the same workload, one counted region a stage
+(``runner.count_instructions``), and compared on the ratio
+(``decide.compare_counts``). Deterministic, so
 it gates at 1-2% on a shared CI machine.
 """
 
@@ -125,11 +126,15 @@ def instruction_gate(cfg: Config, ref: str, paths: Sequence[str], events: int | 
             tempfile.TemporaryDirectory(prefix="quotepipe-gate-") as tmp:
         wl = Path(tmp) / "workload.msgpack"
         _write_workload(cfg, paths, events, wl)
-        counts = {t.label: count_instructions(t, wl, ticks, progress) for t in (base, current)}
+        layouts: dict[str, dict[int, dict[str, float]]] = {"base": {}, "current": {}}
+        counts = {t.label: count_instructions(t, wl, ticks, progress, layouts[t.label])
+                  for t in (base, current)}
     findings = [compare_counts(f"{name}.instructions", counts["base"][name], counts["current"][name],
                                threshold) for name in COUNTED]
     return _report("instructions", ref, base, current, threshold, findings, [],
-                   {"instructions_per_call": counts, "ticks": ticks})
+                   {"instructions_per_call": counts, "ticks": ticks,
+                    "instructions_per_layout": {label: {str(k): v for k, v in by.items()}
+                                                for label, by in layouts.items()}})
 
 
 def _as(f: Finding, verdict: str, reason: str) -> Finding:

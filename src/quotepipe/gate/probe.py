@@ -8,18 +8,20 @@ ticks, msgpack) is built once by the candidate and decoded here into the
 measured tree's own types, so both sides time exactly the same inputs.
 
     probe.py time WORKLOAD --ticks N [--cpu C]    one wall-time replicate: JSON on stdout
-    probe.py count WORKLOAD --ticks N --extra X [--layout K]   for cachegrind: every stage once, X twice
+    probe.py count WORKLOAD --ticks N --marks LIB [--layout K]   under callgrind: one region a stage
 
 ``time``: a warm-up pass, then a fresh runner times every tick per stage and
 the whole tick into the same integer-ns histograms the workers use.
 
 ``count``: the stages' inputs are captured by running the tree's own
-``PipelineRunner`` over the ticks with each stage function wrapped; then each
-stage runs once over its captured inputs (pure functions, so every pass is the
-same work), the whole runner once more on a fresh state, and an empty loop
-over the same arguments (the same kind of call: Python, or C for a compiled chain);
-``--extra`` repeats one of them. Under cachegrind, the
-instructions of ``--extra X`` minus those of ``--extra none`` are X's cost.
+``PipelineRunner`` over the ticks with each stage function wrapped; then, for an
+empty loop over the same arguments (the same kind of call: Python, or C for a
+compiled chain), for each stage over its captured inputs (pure functions, so
+every pass is the same work) and for the whole runner on a fresh state, one pass
+warms and a second is counted. ``--marks`` is the gate's callgrind client-request
+library (``marks.c``): the process runs uninstrumented until the regions, and each
+counted pass is dumped under its own name, so imports, the capture and shutdown,
+whose cost moves with the heap and the environment, never reach a stage's count.
 
 ``--layout K`` gives K throwaway classes a type version tag before anything
 else is imported. CPython's type attribute cache is indexed by version tag and
@@ -36,10 +38,11 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 STAGES = ("fetch_md", "spread", "guards", "inventory", "queue_aware", "emit")
-EXTRAS = ("none", "loop", "tick_total", *STAGES)
+#: the counted regions, in the order they run
+REGIONS = ("loop", *STAGES, "tick_total")
 
 
 def _types() -> tuple[Any, Any]:
@@ -110,10 +113,38 @@ def time_replicate(workload: list[tuple[int, Any, Any]], cpu: int | None) -> dic
             "deadline_misses": runner.times.deadline_misses, "cpu": cpu}
 
 
-def count_run(workload: list[tuple[int, Any, Any]], extra: str) -> None:
-    """The counted passes run with the cyclic garbage collector off: when a collection falls
-    depends on every allocation before it, so it would charge a stage for another's garbage
-    (a change in one stage moved an untouched stage's count by 2.3%)."""
+class Marks(Protocol):
+    """Where the counted regions begin and end (``CallgrindMarks`` under callgrind)."""
+
+    def instrument(self) -> None: ...
+    def begin(self) -> None: ...
+    def end(self, name: str) -> None: ...
+
+
+class CallgrindMarks:
+    """``marks.c``'s client requests, through ctypes."""
+
+    def __init__(self, library: str) -> None:
+        import ctypes
+
+        self._lib = ctypes.CDLL(library)
+        self._lib.qp_end.argtypes = [ctypes.c_char_p]
+
+    def instrument(self) -> None:
+        self._lib.qp_instrument()
+
+    def begin(self) -> None:
+        self._lib.qp_begin()
+
+    def end(self, name: str) -> None:
+        self._lib.qp_end(name.encode())
+
+
+def count_run(workload: list[tuple[int, Any, Any]], marks: Marks) -> None:
+    """Every region of ``REGIONS``, warmed by one pass and counted on the next. The cyclic
+    garbage collector is off: when a collection falls depends on every allocation before it,
+    so it would charge a stage for another's garbage (a change in one stage moved an
+    untouched stage's count by 2.3%)."""
     import gc
     import inspect
 
@@ -152,22 +183,30 @@ def count_run(workload: list[tuple[int, Any, Any]], extra: str) -> None:
     # own call costs, and leave it a few dozen instructions, where any change looks large
     empty = noop if inspect.isfunction(originals["guards"]) else "".format
 
-    def run(what: str) -> None:
+    def one_pass(what: str) -> Callable[[], None]:
+        """A pass ready to run: what it needs (a fresh runner) is made before, not inside."""
         if what == "tick_total":
             runner = PipelineRunner(cfg, _discard)
-            for slot, snap, ctx in workload:
-                runner.tick(slot, snap, ctx)
-        elif what == "loop":
-            for args in captured["guards"]:
-                empty(*args)
-        elif what != "none":
-            fn = originals[what]
-            for args in captured[what]:
-                fn(*args)
 
-    for what in ("loop", "tick_total", *STAGES):
-        run(what)
-    run(extra)
+            def ticks() -> None:
+                for slot, snap, ctx in workload:
+                    runner.tick(slot, snap, ctx)
+            return ticks
+        fn = empty if what == "loop" else originals[what]
+        inputs = captured["guards" if what == "loop" else what]
+
+        def calls() -> None:
+            for args in inputs:
+                fn(*args)
+        return calls
+
+    marks.instrument()
+    for what in REGIONS:
+        one_pass(what)()
+        counted = one_pass(what)
+        marks.begin()
+        counted()
+        marks.end(what)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("workload")
     p.add_argument("--ticks", type=int, default=0)
     p.add_argument("--cpu", type=int, default=None)
-    p.add_argument("--extra", choices=EXTRAS, default="none")
+    p.add_argument("--marks", help="count: the callgrind client-request library (gate.runner.marks_library)")
     p.add_argument("--layout", type=int, default=0, help="type version tags to use up first")
     args = p.parse_args(argv)
     shift_type_tags(args.layout)
@@ -184,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "time":
         json.dump(time_replicate(workload, args.cpu), sys.stdout)
         sys.stdout.write("\n")
+    elif args.marks is None:
+        p.error("count needs --marks LIB")
     else:
-        count_run(workload, args.extra)
+        count_run(workload, CallgrindMarks(args.marks))
     return 0
 
 

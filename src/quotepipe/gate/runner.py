@@ -2,10 +2,12 @@
 
 A *tree* is a checkout's ``src`` folder: the working tree, or a commit checked
 out into a temporary ``git worktree``. Each replicate is a fresh process
-(``probe.py``) with that tree first on ``PYTHONPATH``, pinned to one core;
-an instruction count is the same probe under ``valgrind --tool=cachegrind``
-with hash seeds and BLAS threads fixed, which makes it repeatable to a few
-hundred instructions in a billion.
+(``probe.py``) with that tree first on ``PYTHONPATH``, pinned to one core.
+An instruction count is the same probe under ``valgrind --tool=callgrind``,
+counting only the regions ``marks.c`` names (one pass of one stage each), with
+hash seeds, BLAS threads and the allocator fixed: the same code then gives the
+same count to about one instruction a call, whatever the load, the environment
+or the working folder.
 """
 
 from __future__ import annotations
@@ -168,43 +170,98 @@ def instructions(tree: Tree, args: Sequence[str], timeout: float = 900) -> int:
     return int(m.group(1).replace(",", ""))
 
 
+MARKS_SOURCE = Path(__file__).with_name("marks.c")
+
+
+def marks_library(folder: Path) -> Path:
+    """``marks.c`` built into ``folder`` (its callgrind client requests come from valgrind's
+    own header, which the valgrind package installs)."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise GateError("--counter instructions needs a C compiler (cc or gcc) for its region marks")
+    out = folder / "libqpmarks.so"
+    r = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(MARKS_SOURCE)],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise GateError(f"building the gate's callgrind marks ({MARKS_SOURCE.name}; it needs "
+                        f"valgrind/callgrind.h from the valgrind package): {r.stderr.strip()[-500:]}")
+    return out
+
+
+#: what makes a region's count independent of the heap around it: the C allocator, whose
+#: per-size cache (tcache) gives a freed block back at the same cost whatever else is live;
+#: pymalloc's cost depends on whether the freed block empties its pool, which the process's
+#: start-up (argv, environment) decides (fetch_md moved by 15 instructions a call)
+COUNT_ENV = {"PYTHONMALLOC": "malloc"}
+
+_PART = re.compile(r"^desc: Trigger: Client Request: (\S+)$.*?^summary: (\d+)$", re.M | re.S)
+
+
+def region_instructions(tree: Tree, args: Sequence[str], folder: Path,
+                        timeout: float = 900) -> dict[str, int]:
+    """Instructions of each named region of ``python ARGS`` on ``tree`` (callgrind, which runs
+    the process uninstrumented until ``marks.c`` starts it; one dump a region)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "callgrind.out"
+    cmd = [valgrind(), "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
+           f"--callgrind-out-file={out}", sys.executable, *args]
+    r = subprocess.run(cmd, env={**_env(tree), **COUNT_ENV}, capture_output=True, text=True,
+                       timeout=timeout)
+    if r.returncode != 0:
+        raise GateError(f"{tree.label} instruction count failed ({tree.commit[:12]}): {r.stderr[-2000:]}")
+    regions: dict[str, int] = {}
+    for part in sorted(folder.glob("callgrind.out.*")):
+        for name, total in _PART.findall(part.read_text(errors="replace")):
+            regions[name] = int(total)
+    return regions
+
+
 #: type-cache layouts each tree is counted under (``probe.shift_type_tags``); per stage the median
 LAYOUTS = (0, 1, 2, 3, 5)
 
 
-def _irefs(tree: Tree, workload: Path, ticks: int, extra: str, layout: int = 0) -> int:
-    return instructions(tree, [str(PROBE), "count", str(workload), "--ticks", str(ticks), "--extra", extra,
-                               "--layout", str(layout)])
+def count_regions(tree: Tree, workload: Path, ticks: int, marks: Path, layout: int,
+                  folder: Path) -> dict[str, int]:
+    """The probe's regions (``probe.REGIONS``) over ``ticks`` of ``workload`` under one layout:
+    instructions of each whole pass, callgrind's dumps kept in ``folder``."""
+    got = region_instructions(tree, [str(PROBE), "count", str(workload), "--ticks", str(ticks),
+                                     "--marks", str(marks), "--layout", str(layout)], folder)
+    missing = [name for name in ("loop", *COUNTED) if name not in got]
+    if missing:
+        raise GateError(f"{tree.label} instruction count ({tree.commit[:12]}, layout {layout}): "
+                        f"no region {', '.join(missing)} in callgrind's dumps")
+    return got
 
 
-def count_instructions(tree: Tree, workload: Path, ticks: int,
-                       progress: Any = None) -> dict[str, float]:
-    """Instructions per call of each stage and per whole tick (the runner with its timing),
-    as the marginal of one more pass over ``ticks`` inputs, the empty loop's share removed,
-    the median over the type-cache layouts ``LAYOUTS``. The probes run side by side on every
-    core (counts do not depend on the load)."""
+def count_instructions(tree: Tree, workload: Path, ticks: int, progress: Any = None,
+                       per_layout: dict[int, dict[str, float]] | None = None) -> dict[str, float]:
+    """Instructions per call of each stage and per whole tick (the runner with its timing):
+    a counted pass over ``ticks`` inputs (``probe.count_run``), the empty loop's share removed
+    from a stage's, the median over the type-cache layouts ``LAYOUTS``. The probes run side by
+    side on every core (counts do not depend on the load). ``per_layout``, when given, is
+    filled with each layout's own counts."""
     n = len(_ticks_in(workload, ticks))
-    extras = ("none", "loop", *COUNTED)
-    runs = [(x, k) for k in LAYOUTS for x in extras]
-    with ThreadPoolExecutor(max_workers=max(1, len(os.sched_getaffinity(0)) if hasattr(
-            os, "sched_getaffinity") else os.cpu_count() or 1)) as pool:
-        futures = {r: pool.submit(_irefs, tree, workload, ticks, *r) for r in runs}
-        irefs = {}
-        for r in runs:
-            irefs[r] = futures[r].result()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="quotepipe-gate-") as tmp, \
+            ThreadPoolExecutor(max_workers=max(1, cores)) as pool:
+        marks = marks_library(Path(tmp))
+        futures = {k: pool.submit(count_regions, tree, workload, ticks, marks, k, Path(tmp) / f"layout{k}")
+                   for k in LAYOUTS}
+        layouts: dict[int, dict[str, float]] = {}
+        for k in LAYOUTS:
+            regions = futures[k].result()
             if progress:
-                progress(f"{tree.label}: {r[0]} counted (layout {r[1]})")
-    per_layout = []
-    for k in LAYOUTS:
-        base = irefs["none", k]
-        loop = (irefs["loop", k] - base) / n
-        got: dict[str, float] = {"loop": loop}
-        for what in COUNTED:
-            extra = (irefs[what, k] - base) / n
-            got[what] = extra if what == "tick_total" else extra - loop
-        per_layout.append(got)
+                progress(f"{tree.label}: counted (layout {k})")
+            loop = regions["loop"] / n
+            got: dict[str, float] = {"loop": loop}
+            for what in COUNTED:
+                per_call = regions[what] / n
+                got[what] = per_call if what == "tick_total" else per_call - loop
+            layouts[k] = got
+    if per_layout is not None:
+        per_layout.update(layouts)
     # the median over the layouts: a stage's count without the luck of one layout's collisions
-    return {what: statistics.median(g[what] for g in per_layout) for what in per_layout[0]}
+    return {what: statistics.median(g[what] for g in layouts.values()) for what in layouts[LAYOUTS[0]]}
 
 
 def _ticks_in(workload: Path, ticks: int) -> list[Any]:
