@@ -119,6 +119,29 @@ def paced(real_recordings, tmp_path):
     sim.stop()
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_closing_the_feed_ends_its_io_thread_with_every_task_finished(paced):
+    """A close that comes before the I/O thread's loop runs (a stop during start-up) still ends
+    the thread; so do closes once connected, twice over (the event generator's own ``finally``,
+    then the caller's), and no connection task is left pending to be finalised later on another
+    thread (picows refuses that: 'disconnect called from a wrong thread')."""
+    import gc
+
+    sim, feed, books = paced
+    feed.close()
+    events = feed.events()
+    next(events)  # the I/O thread starts after the close; the generator is still held
+    assert feed.join(30)
+    events.close()
+    for _ in range(2):
+        feed = LiveFeed(feed.cfg, books)
+        consume(feed, books, lambda f=feed: f.counts["ws_frames"] > 20)
+        feed.close()
+        assert feed.join(30)
+        assert feed.counts["ws_connects"] >= 1
+    gc.collect()  # a coroutine left pending would be finalised here, on this thread
+
+
 def test_a_sequence_gap_triggers_one_resync(paced):
     sim, feed, books = paced
     book = books.books[0]

@@ -48,6 +48,7 @@ DRAIN = 256             #: frames decoded per turn of the market-data loop
 WAIT_S = 0.02           #: longest block on an empty inbox before the caller's housekeeping
 SNAPSHOT_TIMEOUT_S = 10.0
 STABLE_S = 10.0         #: a connection that lasted this long resets the backoff
+CLEANUP_ROUNDS = 3      #: passes of cancelling the I/O loop's tasks at close
 
 
 class LiveFeed:
@@ -145,11 +146,23 @@ class LiveFeed:
             loop.call_soon_threadsafe(lambda: loop.create_task(self._snapshot(iid)))
 
     def close(self) -> None:
+        """Stop the I/O thread, once: a second stop reaching the loop while it cancels its
+        tasks would leave them pending, to be finalised later on another thread. The stop is
+        queued whether or not the loop runs yet (``_run`` checks ``_stop`` after publishing
+        its loop, so one of the two sees the other)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         loop = self._loop
-        if loop is not None and loop.is_running():
-            with contextlib.suppress(RuntimeError):
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(loop.stop)
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the I/O thread after ``close``; whether it ended."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     # ---------------------------------------------------------------- the I/O thread
     def _run(self) -> None:
@@ -158,13 +171,18 @@ class LiveFeed:
         try:
             for venue, pairs in self.venues.items():
                 loop.create_task(self._venue(venue, pairs))
+            if self._stop.is_set():  # closed before the loop was published
+                loop.call_soon(loop.stop)
             loop.run_forever()
         finally:
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            for _ in range(CLEANUP_ROUNDS):  # a task the cancelling started is cancelled too
+                tasks = asyncio.all_tasks(loop)
+                if not tasks:
+                    break
+                for task in tasks:
+                    task.cancel()
+                with contextlib.suppress(Exception):  # a stop that came during the cleanup
+                    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.close()
 
     async def _venue(self, venue: str, pairs: list[tuple[str, str]]) -> None:
