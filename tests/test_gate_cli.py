@@ -176,6 +176,34 @@ def test_a_stage_count_does_not_move_with_the_environment(tmp_path, monkeypatch)
     assert all(plain[s] > plain["loop"] for s in STAGES)
 
 
+def test_a_slower_stage_is_charged_to_that_stage_alone(tmp_path, monkeypatch):
+    """The instruction gate end to end on two real trees: this one, and a copy whose spread
+    stage pays one Python call more (a wrapper in ``pipeline.py``). Spread fails the +2% rule;
+    every other stage's count is unchanged."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from quotepipe.gate import runner
+    from quotepipe.gate.decide import FAIL, PASS, compare_counts
+
+    needs_valgrind()
+    monkeypatch.setattr(runner, "LAYOUTS", (0,))  # one layout: the attribution, not the median
+    wl = tmp_path / "wl.msgpack"
+    write_workload(Config(), [], 2000, wl)
+    with runner.copied(current_tree()) as same, runner.copied(current_tree()) as slower:
+        pipeline = Path(slower.src) / "quotepipe" / "workers" / "pipeline.py"
+        pipeline.write_text(pipeline.read_text() + (
+            "\n_compiled_spread = spread\n\n\n"
+            "def spread(*args):  # noqa: F811 - the deliberate regression\n"
+            "    return _compiled_spread(*args)\n"))
+        with ThreadPoolExecutor(2) as pool:
+            base, cur = pool.map(lambda t: runner.count_instructions(t, wl, 0), (same, slower))
+    assert compare_counts("spread", base["spread"], cur["spread"], 2.0).verdict == FAIL
+    for stage in STAGES:
+        if stage != "spread":
+            assert compare_counts(stage, base[stage], cur[stage], 2.0).verdict == PASS
+            assert abs(cur[stage] - base[stage]) <= 1.0, (stage, base[stage], cur[stage])
+
+
 def test_the_probe_times_an_older_tree_layout_too():
     """The probe is run by path against any tree: it must not import the gate itself."""
     src = (REPO / "src" / "quotepipe" / "gate" / "probe.py").read_text()
