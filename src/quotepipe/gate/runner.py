@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -176,12 +177,15 @@ MARKS_SOURCE = Path(__file__).with_name("marks.c")
 def marks_library(folder: Path) -> Path:
     """``marks.c`` built into ``folder`` (its callgrind client requests come from valgrind's
     own header, which the valgrind package installs)."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
+    cc = shlex.split(os.environ.get("CC", "")) or [shutil.which("cc") or shutil.which("gcc") or ""]
+    if not cc[0]:
         raise GateError("--counter instructions needs a C compiler (cc or gcc) for its region marks")
     out = folder / "libqpmarks.so"
-    r = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(MARKS_SOURCE)],
-                       capture_output=True, text=True, timeout=120)
+    try:
+        r = subprocess.run([*cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(MARKS_SOURCE)],
+                           capture_output=True, text=True, timeout=120)
+    except OSError as exc:
+        raise GateError(f"building the gate's callgrind marks with {cc[0]}: {exc}") from None
     if r.returncode != 0:
         raise GateError(f"building the gate's callgrind marks ({MARKS_SOURCE.name}; it needs "
                         f"valgrind/callgrind.h from the valgrind package): {r.stderr.strip()[-500:]}")
