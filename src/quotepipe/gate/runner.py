@@ -161,7 +161,9 @@ def valgrind() -> str:
 
 
 def instructions(tree: Tree, args: Sequence[str], timeout: float = 900) -> int:
-    """Instructions (cachegrind's ``I refs``) of ``python ARGS`` run on ``tree``, deterministically."""
+    """Instructions (cachegrind's ``I refs``) of the whole of ``python ARGS`` run on ``tree``:
+    repeatable in one environment, but start-up and shutdown move with the heap that the
+    environment and argv leave, so what is compared across runs is ``region_instructions``."""
     cmd = [valgrind(), "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
            sys.executable, *args]
     r = subprocess.run(cmd, env=_env(tree), capture_output=True, text=True, timeout=timeout)
