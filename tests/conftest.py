@@ -35,8 +35,10 @@ def real_recordings() -> list[Path]:
     return files
 
 
-def run_cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m quotepipe ARGS`` as a user would, capturing output."""
+def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m quotepipe ARGS`` as a user would, capturing output. The time-out is for a
+    hang, not a speed check: on a loaded shared host a `quotepipe resume` that had printed its
+    whole answer and exited 0 was still past 120 s."""
     return subprocess.run([sys.executable, "-m", "quotepipe", *args], capture_output=True,
                           text=True, timeout=timeout, **kw)
 
