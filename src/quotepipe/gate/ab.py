@@ -10,7 +10,7 @@ threshold every verdict is *inconclusive*.
 
 Instructions (``--counter instructions``): both trees' stages are counted under
 callgrind on the same workload, one counted region a stage
-(``runner.count_instructions``), and compared on the ratio
+(``runner.count_layouts``, the median over layouts), and compared on the ratio
 (``decide.compare_counts``). Deterministic, so
 it gates at 1-2% on a shared CI machine.
 """
@@ -42,8 +42,9 @@ from quotepipe.gate.runner import (
     COUNTED,
     Tree,
     copied,
-    count_instructions,
+    count_layouts,
     current_tree,
+    median_counts,
     time_replicate,
     worktree,
 )
@@ -126,9 +127,8 @@ def instruction_gate(cfg: Config, ref: str, paths: Sequence[str], events: int | 
             tempfile.TemporaryDirectory(prefix="quotepipe-gate-") as tmp:
         wl = Path(tmp) / "workload.msgpack"
         _write_workload(cfg, paths, events, wl)
-        layouts: dict[str, dict[int, dict[str, float]]] = {"base": {}, "current": {}}
-        counts = {t.label: count_instructions(t, wl, ticks, progress, layouts[t.label])
-                  for t in (base, current)}
+        layouts = {t.label: count_layouts(t, wl, ticks, progress) for t in (base, current)}
+    counts = {label: median_counts(by) for label, by in layouts.items()}
     findings = [compare_counts(f"{name}.instructions", counts["base"][name], counts["current"][name],
                                threshold) for name in COUNTED]
     return _report("instructions", ref, base, current, threshold, findings, [],

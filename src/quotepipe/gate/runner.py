@@ -30,10 +30,10 @@ from typing import Any
 import msgspec
 
 from quotepipe.config import Config
+from quotepipe.gate.probe import REGIONS, STAGES
 from quotepipe.gate.workload import build_workload
 
 PROBE = Path(__file__).with_name("probe.py")
-STAGES = ("fetch_md", "spread", "guards", "inventory", "queue_aware", "emit")
 COUNTED = (*STAGES, "tick_total")
 #: what makes a count repeatable: no hash randomisation, no BLAS thread pool spinning
 DETERMINISTIC_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -232,20 +232,19 @@ def count_regions(tree: Tree, workload: Path, ticks: int, marks: Path, layout: i
     instructions of each whole pass, callgrind's dumps kept in ``folder``."""
     got = region_instructions(tree, [str(PROBE), "count", str(workload), "--ticks", str(ticks),
                                      "--marks", str(marks), "--layout", str(layout)], folder)
-    missing = [name for name in ("loop", *COUNTED) if name not in got]
+    missing = [name for name in REGIONS if name not in got]
     if missing:
         raise GateError(f"{tree.label} instruction count ({tree.commit[:12]}, layout {layout}): "
                         f"no region {', '.join(missing)} in callgrind's dumps")
     return got
 
 
-def count_instructions(tree: Tree, workload: Path, ticks: int, progress: Any = None,
-                       per_layout: dict[int, dict[str, float]] | None = None) -> dict[str, float]:
-    """Instructions per call of each stage and per whole tick (the runner with its timing):
-    a counted pass over ``ticks`` inputs (``probe.count_run``), the empty loop's share removed
-    from a stage's, the median over the type-cache layouts ``LAYOUTS``. The probes run side by
-    side on every core (counts do not depend on the load). ``per_layout``, when given, is
-    filled with each layout's own counts."""
+def count_layouts(tree: Tree, workload: Path, ticks: int,
+                  progress: Any = None) -> dict[int, dict[str, float]]:
+    """Per type-cache layout of ``LAYOUTS``, instructions per call of each stage and per whole
+    tick (the runner with its timing): a counted pass over ``ticks`` inputs
+    (``probe.count_run``), the empty loop's share removed from a stage's. The probes run side
+    by side on every core (counts do not depend on the load)."""
     n = len(_ticks_in(workload, ticks))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="quotepipe-gate-") as tmp, \
@@ -264,10 +263,14 @@ def count_instructions(tree: Tree, workload: Path, ticks: int, progress: Any = N
                 per_call = regions[what] / n
                 got[what] = per_call if what == "tick_total" else per_call - loop
             layouts[k] = got
-    if per_layout is not None:
-        per_layout.update(layouts)
-    # the median over the layouts: a stage's count without the luck of one layout's collisions
-    return {what: statistics.median(g[what] for g in layouts.values()) for what in layouts[LAYOUTS[0]]}
+    return layouts
+
+
+def median_counts(layouts: dict[int, dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the layouts: a stage's count without the luck of one layout's
+    attribute-cache collisions."""
+    first = next(iter(layouts.values()))
+    return {what: statistics.median(g[what] for g in layouts.values()) for what in first}
 
 
 def _ticks_in(workload: Path, ticks: int) -> list[Any]:
