@@ -136,6 +136,34 @@ def test_int_fields_are_read_as_python_arithmetic_reads_them():
     assert a == b
 
 
+def _fresh(text: str) -> str:
+    """An equal string that is not the interned one (``is_choice``'s identity misses)."""
+    copy = "".join(list(text))
+    assert copy == text and copy is not sys.intern(text)
+    return copy
+
+
+@pytest.mark.parametrize("model", ["fixed", "vol_adaptive", "avellaneda_stoikov", "glft"])
+def test_a_config_choice_reads_by_its_text_not_only_by_identity(model):
+    """msgspec hands a ``Literal`` field the interned literal, which the compiled stages test by
+    identity first; a config built by other means, with an equal string that is another object,
+    must choose the same model, fair price and skew."""
+    st = InstrumentState(anchor_ns=T0, anchor_mid=100.01, var_bps2=2.0, vol_samples=3)
+    view = stages.fetch_md(snap(bid_qty=1.0, ask_qty=3.0), T0)
+    spec = instrument_specs(config())[0]
+    for fair, skew in itertools.product(("mid", "microprice"), ("linear", "model")):
+        interned = config(spread={"model": model, "fair_price": fair}, inventory={"skew": skew})
+        spread_cfg = msgspec.structs.replace(interned.spread, model=_fresh(model), fair_price=_fresh(fair))
+        fresh = msgspec.structs.replace(interned, spread=spread_cfg, inventory=msgspec.structs.replace(
+            interned.inventory, skew=_fresh(skew)))
+        decided = []
+        for cfg in (interned, fresh):
+            sd = stages.spread(view, st, T0, cfg.spread)
+            gd = stages.guards(view, sd, st, ctx(position=2.0), spec, cfg.guards)
+            decided.append((sd, stages.inventory(sd, gd, ctx(position=2.0), spec, cfg.inventory)))
+        assert decided[0] == decided[1], (model, fair, skew)
+
+
 def test_the_chain_values_are_immutable_values():
     v = MarketView(1.0, 2.0, 3.0, 4.0, 2.0, 5, 1, 0)
     with pytest.raises(AttributeError):

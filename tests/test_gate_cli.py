@@ -155,10 +155,12 @@ def needs_valgrind() -> None:
 
 def test_a_stage_count_does_not_move_with_the_environment(tmp_path, monkeypatch):
     """What once failed CI with no code changed: a stage's count must not depend on the process
-    around it. Under callgrind, the same tree counted with an 8 KB larger environment from
-    another working folder gives every stage the same instructions a call, to one. (Whole-process
-    marginals moved by hundreds to thousands a call with the heap's layout; counted regions
-    under pymalloc still moved fetch_md by 15 a call: ``runner.COUNT_ENV``.)"""
+    around it. Under callgrind, the same tree counted with an 8 KB larger environment, from
+    another working folder, with a longer argv, gives every stage the same instructions a call,
+    to one. (Whole-process marginals moved by hundreds to thousands a call with the heap's
+    layout; counted regions under pymalloc still moved fetch_md by 15 a call:
+    ``runner.COUNT_ENV``; and spread moved by 6 with argv's length while it compared strings
+    with an ordering ``memcmp``: ``fields.is_choice``.)"""
     needs_valgrind()
     wl = tmp_path / "wl.msgpack"
     n = write_workload(Config(), [], 2000, wl)
@@ -167,7 +169,10 @@ def test_a_stage_count_does_not_move_with_the_environment(tmp_path, monkeypatch)
     plain = count_regions(tree, wl, 0, marks, 0, tmp_path / "plain")
     monkeypatch.setenv("QUOTEPIPE_GATE_PAD", "x" * 8192)
     monkeypatch.chdir(tmp_path)
-    padded = count_regions(tree, wl, 0, marks, 0, tmp_path / "padded")
+    longer = tmp_path / "a-longer-folder" / "wl.msgpack"  # argv moves the heap too
+    longer.parent.mkdir()
+    shutil.copy(wl, longer)
+    padded = count_regions(tree, longer, 0, marks, 0, tmp_path / "padded")
     assert set(plain) == set(padded) >= {"loop", *COUNTED}
     for name in plain:  # the whole tick reads clocks, so its count may move by a few in 15,000
         tolerance = max(1.0, plain[name] / n * 0.001)

@@ -13,6 +13,7 @@ arithmetic would (an ``int`` in a float field, a ``bool`` in an int one).
 """
 
 from cpython.object cimport PyObject, PyTypeObject
+from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_GET_LENGTH
 
 
 cdef extern from "Python.h":
@@ -55,6 +56,21 @@ cdef inline long long i64(object o, Py_ssize_t off) except? -1:
 
 cdef inline object obj(object o, Py_ssize_t off):
     return <object>slot(o, off)
+
+
+cdef inline bint is_choice(object o, Py_ssize_t off, str choice) except -1:
+    """Whether the string field at ``off`` holds ``choice`` (a config ``Literal``). msgspec
+    gives such a field the interned literal itself, so identity decides; otherwise only
+    strings of the same length compare their text. A compiled ``==`` of two strings is an
+    ordering compare: its ``memcmp`` runs on any lengths, and costs more when a string lies
+    near the end of a page, so spread's fair-price test ("mid" against "microprice") moved
+    by 6 instructions a call with the process's argv."""
+    cdef PyObject *v = slot(o, off)
+    if v == <PyObject *>choice:
+        return True
+    if PyUnicode_CheckExact(<object>v) and PyUnicode_GET_LENGTH(<object>v) != PyUnicode_GET_LENGTH(choice):
+        return False
+    return <object>v == choice
 
 
 cdef inline bint flag(object o, Py_ssize_t off) except -1:

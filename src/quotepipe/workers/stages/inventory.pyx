@@ -10,7 +10,7 @@ that reduces the position is quoted; PULL and HOLD quote nothing new.
 """
 
 from quotepipe.workers.decisions cimport GuardDecision, InventoryDecision, SpreadDecision, new_inventory
-from quotepipe.workers.fields cimport check, f64, obj, offset
+from quotepipe.workers.fields cimport check, f64, is_choice, offset
 
 from quotepipe.config import InventoryConfig
 from quotepipe.domain import guards as g
@@ -43,7 +43,7 @@ cpdef InventoryDecision inventory(SpreadDecision sd, GuardDecision gd, object ct
         q = 1.0
     elif q < -1.0:
         q = -1.0
-    shift = (f64(cfg, SKEW_BPS) if obj(cfg, SKEW) == "linear" else sd.model_skew_bps) * q
+    shift = (f64(cfg, SKEW_BPS) if is_choice(cfg, SKEW, "linear") else sd.model_skew_bps) * q
     reservation = sd.fair * (1.0 - shift * 1e-4)
     if guard == PULL or guard == HOLD:
         return new_inventory(q, reservation, 0.0, 0.0, 0.0, 0.0)

@@ -21,7 +21,7 @@ volatility state unchanged (Guards pulls the quotes anyway).
 from libc.math cimport log, log1p, pow, sqrt
 
 from quotepipe.workers.decisions cimport InstrumentState, MarketView, SpreadDecision, new_spread
-from quotepipe.workers.fields cimport check, f64, obj, offset
+from quotepipe.workers.fields cimport check, f64, is_choice, offset
 
 from quotepipe.config import SpreadConfig
 from quotepipe.domain.snapshot import BookFlag
@@ -53,7 +53,6 @@ cpdef SpreadDecision spread(MarketView view, InstrumentState state, long long no
     cdef double anchor_mid = state.anchor_mid
     cdef double interval_ns, r, sample, sigma, fair, half, skew, g, k, s2, c1, c2
     cdef long long elapsed
-    cdef str model
     if view.flags & INVALID:
         return new_spread(mid, mid, f64(cfg, MIN_HALF), 0.0, sqrt(var), var, samples, anchor_ns,
                           anchor_mid)
@@ -70,18 +69,17 @@ cpdef SpreadDecision spread(MarketView view, InstrumentState state, long long no
             anchor_ns, anchor_mid = now_ns, mid
     sigma = sqrt(var)
 
-    if obj(cfg, FAIR_PRICE) == "microprice":
+    if is_choice(cfg, FAIR_PRICE, "microprice"):
         fair = (view.bid_px * view.ask_qty + view.ask_px * view.bid_qty) / (view.bid_qty + view.ask_qty)
     else:
         fair = mid
 
-    model = obj(cfg, MODEL)
     skew = 0.0
-    if model == "vol_adaptive":
+    if is_choice(cfg, MODEL, "vol_adaptive"):
         half = f64(cfg, BASE_HALF) + f64(cfg, VOL_MULT) * sigma
-    elif model == "fixed":
+    elif is_choice(cfg, MODEL, "fixed"):
         half = f64(cfg, FIXED_HALF)
-    elif model == "avellaneda_stoikov":
+    elif is_choice(cfg, MODEL, "avellaneda_stoikov"):
         g = f64(cfg, GAMMA)
         s2 = var * (f64(cfg, HORIZON_S) * 1e3 / f64(cfg, INTERVAL_MS))
         half = g * s2 * 0.5 + log1p(g / f64(cfg, KAPPA)) / g
