@@ -19,6 +19,8 @@ EXTENSIONS = [
               extra_compile_args=FLAGS),
     *(Extension(f"quotepipe.workers.stages.{s}", [f"src/quotepipe/workers/stages/{s}.pyx"],
                 extra_compile_args=FLAGS) for s in STAGES),
+    Extension("quotepipe.workers.pipeline", ["src/quotepipe/workers/pipeline.pyx"],
+              extra_compile_args=FLAGS),
 ]
 
 setup(ext_modules=cythonize(EXTENSIONS, include_path=["src"],

@@ -119,7 +119,9 @@ class RecordingMarks:
 def test_the_count_probe_counts_each_stage_alone_over_captured_inputs(tmp_path, monkeypatch):
     """What runs under callgrind, run natively: each counted region is one pass of exactly one
     stage over the runner's inputs (the whole tick for ``tick_total``, nothing for the empty loop),
-    warmed by an uncounted pass, and every region comes after instrumentation starts."""
+    warmed by an uncounted pass, and every region comes after instrumentation starts. The
+    compiled runner calls its stages in C, past the module's names: the probe takes their
+    inputs from its ``trace``, and they must be the inputs of every tick."""
     wl = tmp_path / "wl.msgpack"
     wl.write_bytes(msgspec.msgpack.encode(build_workload(Config(), limit=2000)))
     ticks = load(str(wl), 300)
@@ -134,14 +136,53 @@ def test_the_count_probe_counts_each_stage_alone_over_captured_inputs(tmp_path, 
             calls[_name] = calls.get(_name, 0) + 1
             return _fn(*args)
         monkeypatch.setattr(pipeline, name, counted)
+
+    class CountedRunner(pipeline.PipelineRunner):
+        def tick(self, *args):
+            calls["tick"] = calls.get("tick", 0) + 1
+            return super().tick(*args)
+    monkeypatch.setattr(pipeline, "PipelineRunner", CountedRunner)
     marks = RecordingMarks(calls)
     count_run(ticks, marks)
     assert marks.order[0] == "instrument"
     assert marks.order[1:] == [x for name in REGIONS for x in ("begin", name)]
     assert marks.inside == {**{name: {} for name in REGIONS}, "guards": {"guards": 300},
-                            "emit": {"emit": 300}, "tick_total": {"guards": 300, "emit": 300}}
-    # the capture pass, then a warm and a counted pass of the stage's own and of the whole tick
-    assert calls == {"guards": 1500, "emit": 1500}
+                            "emit": {"emit": 300}, "tick_total": {"tick": 300}}
+    # the capture pass (traced, no stage call by name), then a warm and a counted pass of each
+    # stage over its 300 captured inputs and of the whole tick
+    assert calls == {"guards": 600, "emit": 600, "tick": 900}
+
+
+def test_the_runner_traces_every_stage_input_of_every_tick():
+    """``PipelineRunner.trace`` holds what each stage was given: called again on those arguments,
+    each stage gives what the next one was given, and Emit the tick's intent."""
+    from quotepipe.workers import pipeline
+
+    ticks = build_workload(Config(), limit=2000)[:200]
+    runner = pipeline.PipelineRunner(Config(), lambda intent: None)
+    runner.trace = {name: [] for name in STAGES}
+    intents = [runner.tick(slot, snap, ctx) for slot, snap, ctx in ticks]
+    trace = runner.trace
+    assert all(len(trace[name]) == len(ticks) for name in STAGES)
+    after: dict[int, object] = {}  # each slot's state after its last tick
+    for k, (slot, snap, ctx) in enumerate(ticks):
+        assert trace["fetch_md"][k] == (snap, ctx.now_ns)
+        if slot in after:
+            assert trace["spread"][k][1] == after[slot]
+        view = pipeline.fetch_md(*trace["fetch_md"][k])
+        assert trace["spread"][k][0] == view and trace["guards"][k][0] == view
+        sd = pipeline.spread(*trace["spread"][k])
+        assert trace["guards"][k][1] == sd and trace["inventory"][k][0] == sd
+        gd = pipeline.guards(*trace["guards"][k])
+        assert trace["inventory"][k][1] == gd and trace["emit"][k][1] == gd
+        inv = pipeline.inventory(*trace["inventory"][k])
+        assert trace["queue_aware"][k][2] == inv
+        qd = pipeline.queue_aware(*trace["queue_aware"][k])
+        assert trace["emit"][k][0] == qd
+        intent, state = pipeline.emit(*trace["emit"][k][:-1], lambda i: None)
+        assert intent == intents[k]
+        after[slot] = state
+    assert len(after) > 1 and runner.states[slot] == after[slot]
 
 
 def needs_valgrind() -> None:
@@ -183,8 +224,8 @@ def test_a_stage_count_does_not_move_with_the_environment(tmp_path, monkeypatch)
 
 def test_a_slower_stage_is_charged_to_that_stage_alone(tmp_path, monkeypatch):
     """The instruction gate end to end on two real trees: this one, and a copy whose spread
-    stage pays one Python call more (a wrapper in ``pipeline.py``). Spread fails the +2% rule;
-    every other stage's count is unchanged."""
+    stage pays one Python call more (a wrapper on ``stages.spread``, the entry the probe counts).
+    Spread fails the +2% rule; every other stage's count is unchanged."""
     from concurrent.futures import ThreadPoolExecutor
 
     from quotepipe.gate import runner
@@ -195,8 +236,8 @@ def test_a_slower_stage_is_charged_to_that_stage_alone(tmp_path, monkeypatch):
     wl = tmp_path / "wl.msgpack"
     write_workload(Config(), [], 2000, wl)
     with runner.copied(current_tree()) as same, runner.copied(current_tree()) as slower:
-        pipeline = Path(slower.src) / "quotepipe" / "workers" / "pipeline.py"
-        pipeline.write_text(pipeline.read_text() + (
+        stages = Path(slower.src) / "quotepipe" / "workers" / "stages" / "__init__.py"
+        stages.write_text(stages.read_text() + (
             "\n_compiled_spread = spread\n\n\n"
             "def spread(*args):  # noqa: F811 - the deliberate regression\n"
             "    return _compiled_spread(*args)\n"))

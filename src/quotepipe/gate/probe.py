@@ -14,7 +14,8 @@ measured tree's own types, so both sides time exactly the same inputs.
 the whole tick into the same integer-ns histograms the workers use.
 
 ``count``: the stages' inputs are captured by running the tree's own
-``PipelineRunner`` over the ticks with each stage function wrapped; then, for an
+``PipelineRunner`` over the ticks, through its ``trace`` (the compiled runner) or,
+in trees before it, with each stage function of ``pipeline`` wrapped; then, for an
 empty loop over the same arguments (the same kind of call: Python, or C for a
 compiled chain), for each stage over its captured inputs (pure functions, so
 every pass is the same work) and for the whole runner on a fresh state, one pass
@@ -166,13 +167,20 @@ def count_run(workload: list[tuple[int, Any, Any]], marks: Marks) -> None:
             return fn(*args)
         return record
 
-    for name in STAGES:
-        setattr(pipeline, name, recorder(name))
     capture = PipelineRunner(cfg, _discard)
+    traced = hasattr(capture, "trace")  # a compiled runner calls its stages in C, past the names
+    if traced:
+        capture.trace = captured
+    else:
+        for name in STAGES:
+            setattr(pipeline, name, recorder(name))
     for slot, snap, ctx in workload:
         capture.tick(slot, snap, ctx)
-    for name in STAGES:
-        setattr(pipeline, name, originals[name])
+    if traced:
+        capture.trace = None
+    else:
+        for name in STAGES:
+            setattr(pipeline, name, originals[name])
 
     def noop(*args: Any) -> None:
         return None
