@@ -164,6 +164,38 @@ def test_a_config_choice_reads_by_its_text_not_only_by_identity(model):
         assert decided[0] == decided[1], (model, fair, skew)
 
 
+INT64 = st.integers(-(2**63), 2**63 - 1)
+#: where a 30-bit digit starts or ends, and the ends of the range: the fast reader's cases
+EDGES = st.sampled_from([0, 1, -1, 2**30 - 1, 2**30, -(2**30), 2**60 - 1, 2**60, -(2**60), 2**62,
+                         2**63 - 1, -(2**63) + 1, -(2**63)])
+
+
+@given(st.one_of(INT64, EDGES), st.one_of(INT64, EDGES))
+def test_a_ns_time_is_read_exactly_whatever_its_size(now, recv):
+    """``fields.int64_of`` reads an int of up to three 30-bit digits from its digits and leaves the
+    rest to ``PyLong_AsLongLong``: both paths give the int itself (the age is their difference,
+    in C's wrapping arithmetic, as before)."""
+    view = stages.fetch_md(snap(recv_ns=recv), now)
+    want = (now - recv + 2**63) % 2**64 - 2**63
+    assert view.age_ns == want
+
+
+def test_a_ns_time_out_of_range_or_not_an_int_is_refused():
+    """Beyond a C long long, or not an int at all, is an error, as PyLong_AsLongLong makes it;
+    what has an ``__index__`` (a numpy integer, a bool) reads as that int."""
+    import numpy as np
+
+    for big in (2**63, -(2**63) - 1, 2**200):
+        with pytest.raises(OverflowError):
+            stages.fetch_md(snap(), big)
+        with pytest.raises(OverflowError):
+            stages.fetch_md(snap(recv_ns=big), T0)
+    with pytest.raises(TypeError):
+        stages.fetch_md(snap(), 1.5)  # type: ignore[arg-type]
+    assert stages.fetch_md(snap(recv_ns=0), np.int64(T0)).age_ns == T0  # type: ignore[arg-type]
+    assert stages.fetch_md(snap(recv_ns=0), True).age_ns == 1
+
+
 def test_the_chain_values_are_immutable_values():
     v = MarketView(1.0, 2.0, 3.0, 4.0, 2.0, 5, 1, 0)
     with pytest.raises(AttributeError):

@@ -43,8 +43,13 @@ class StageTimes:
 
     Hot loops record inline: ``times.totals[times.n] = end - start``, ``times.n += 1``;
     on a sampled tick (``times.skip == 0``) also ``times.sample(*marks)``, otherwise
-    ``times.skip -= 1``; and ``times.flush()`` once ``times.n == BUFFER``.
+    ``times.skip -= 1``; and ``times.flush()`` once ``times.n == BUFFER``. Slots, since the
+    compiled runner reads and writes ``n`` and ``skip`` from C on every tick: a slot is a
+    descriptor's offset, an instance attribute a dict lookup.
     """
+
+    __slots__ = ("stats", "total_hist", "stage_hists", "marks", "pack", "stride", "raw", "totals", "n",
+                 "m", "every", "skip", "_rng", "deadline_ns", "deadline_misses", "_misses_index")
 
     def __init__(self, stats: StatsBlock, stages: tuple[str, ...] = STAGES, total: str = "tick_total",
                  deadline_ns: int = 0, every: int = 1) -> None:

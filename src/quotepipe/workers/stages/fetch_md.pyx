@@ -8,7 +8,7 @@ time, for the stale guard.
 """
 
 from quotepipe.workers.decisions cimport MarketView, new_view
-from quotepipe.workers.fields cimport check, f64, i64, offset
+from quotepipe.workers.fields cimport check, f64, i64, int64_of, offset
 
 from quotepipe.domain.snapshot import BookFlag, BookState, Snapshot
 
@@ -23,8 +23,9 @@ cdef Py_ssize_t ASK_PX = offset(Snapshot, "ask_px"), ASK_QTY = offset(Snapshot, 
 cdef Py_ssize_t RECV_NS = offset(Snapshot, "recv_ns"), BOOK_STATE = offset(Snapshot, "book_state")
 
 
-cpdef MarketView fetch_md(object snap, long long now_ns):
+cpdef MarketView fetch_md(object snap, object now_ns):
     check(snap, SNAPSHOT)
+    cdef long long t_ns = int64_of(now_ns)  # the fast path for a ns time
     cdef double bid = f64(snap, BID_PX), bid_qty = f64(snap, BID_QTY)
     cdef double ask = f64(snap, ASK_PX), ask_qty = f64(snap, ASK_QTY)
     cdef long long state = i64(snap, BOOK_STATE)
@@ -43,4 +44,4 @@ cpdef MarketView fetch_md(object snap, long long now_ns):
             flags |= LOCKED
     if not (0.0 < bid_qty < INF and 0.0 < ask_qty < INF):
         flags |= ZERO_SIZE
-    return new_view(bid, bid_qty, ask, ask_qty, mid, now_ns - i64(snap, RECV_NS), state, flags)
+    return new_view(bid, bid_qty, ask, ask_qty, mid, t_ns - i64(snap, RECV_NS), state, flags)

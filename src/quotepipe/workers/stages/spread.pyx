@@ -21,7 +21,7 @@ volatility state unchanged (Guards pulls the quotes anyway).
 from libc.math cimport log, log1p, pow, sqrt
 
 from quotepipe.workers.decisions cimport InstrumentState, MarketView, SpreadDecision, new_spread
-from quotepipe.workers.fields cimport check, f64, is_choice, offset
+from quotepipe.workers.fields cimport check, f64, int64_of, is_choice, offset
 
 from quotepipe.config import SpreadConfig
 from quotepipe.domain.snapshot import BookFlag
@@ -44,8 +44,9 @@ cdef Py_ssize_t GLFT_A = offset(SpreadConfig, "glft_a")
 cdef Py_ssize_t GLFT_K = offset(SpreadConfig, "glft_k")
 
 
-cpdef SpreadDecision spread(MarketView view, InstrumentState state, long long now_ns, object cfg):
+cpdef SpreadDecision spread(MarketView view, InstrumentState state, object now_ns, object cfg):
     check(cfg, CONFIG)
+    cdef long long t_ns = int64_of(now_ns)  # the fast path for a ns time
     cdef double mid = view.mid
     cdef double var = state.var_bps2
     cdef long long samples = state.vol_samples
@@ -57,16 +58,16 @@ cpdef SpreadDecision spread(MarketView view, InstrumentState state, long long no
         return new_spread(mid, mid, f64(cfg, MIN_HALF), 0.0, sqrt(var), var, samples, anchor_ns,
                           anchor_mid)
     if anchor_mid <= 0.0:
-        anchor_ns, anchor_mid = now_ns, mid
+        anchor_ns, anchor_mid = t_ns, mid
     else:
         interval_ns = f64(cfg, INTERVAL_MS) * 1e6
-        elapsed = now_ns - anchor_ns
+        elapsed = t_ns - anchor_ns
         if elapsed >= interval_ns:
             r = log(mid / anchor_mid) * 1e4
             sample = r * r * (interval_ns / elapsed)
             var = sample if samples == 0 else var + f64(cfg, ALPHA) * (sample - var)
             samples += 1
-            anchor_ns, anchor_mid = now_ns, mid
+            anchor_ns, anchor_mid = t_ns, mid
     sigma = sqrt(var)
 
     if is_choice(cfg, FAIR_PRICE, "microprice"):
