@@ -41,9 +41,9 @@ Sink = Callable[[QuoteIntent], object]
 cdef object CONTEXT = TickContext
 cdef Py_ssize_t NOW_NS = offset(TickContext, "now_ns")
 cdef Py_ssize_t FLUSH_AT = BUFFER
-# the stages' Python entries, called from C (vectorcall): what the perf gate counts is what runs
-cdef object c_fetch_md = fetch_md, c_spread = spread, c_guards = guards, c_inventory = inventory
-cdef object c_queue_aware = queue_aware, c_emit = emit
+# the stages' Python entries as C statics, called through vectorcall: what the gate counts runs
+cdef object _fetch_md = fetch_md, _spread = spread, _guards = guards, _inventory = inventory
+cdef object _queue_aware = queue_aware, _emit = emit
 
 
 cdef inline long long clock_ns() noexcept nogil:
@@ -113,12 +113,12 @@ cdef class PipelineRunner:
         cdef object spec = self.specs[slot]
         cdef InstrumentState state = self.states[slot]
         cdef object now = obj(ctx, NOW_NS)
-        cdef MarketView view = c_fetch_md(snap, now)
-        cdef SpreadDecision sd = c_spread(view, state, now, self.spread_cfgs[slot])
-        cdef GuardDecision gd = c_guards(view, sd, state, ctx, spec, self.guards_cfg)
-        cdef InventoryDecision inv = c_inventory(sd, gd, ctx, spec, self.inventory_cfg)
-        cdef QueueDecision qd = c_queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
-        c_emit(qd, gd, sd, state, ctx, spec, _discard)
+        cdef MarketView view = _fetch_md(snap, now)
+        cdef SpreadDecision sd = _spread(view, state, now, self.spread_cfgs[slot])
+        cdef GuardDecision gd = _guards(view, sd, state, ctx, spec, self.guards_cfg)
+        cdef InventoryDecision inv = _inventory(sd, gd, ctx, spec, self.inventory_cfg)
+        cdef QueueDecision qd = _queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
+        _emit(qd, gd, sd, state, ctx, spec, _discard)
 
     def tick(self, Py_ssize_t slot, snap, ctx):
         check(ctx, CONTEXT)
@@ -130,22 +130,22 @@ cdef class PipelineRunner:
         cdef bint sampled = not times.skip  # one tick in stage_budgets.sample_every: marks between
         cdef long long t0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6
         t0 = clock_ns()
-        cdef MarketView view = c_fetch_md(snap, now)
+        cdef MarketView view = _fetch_md(snap, now)
         if sampled:
             t1 = clock_ns()
-        cdef SpreadDecision sd = c_spread(view, state, now, spread_cfg)
+        cdef SpreadDecision sd = _spread(view, state, now, spread_cfg)
         if sampled:
             t2 = clock_ns()
-        cdef GuardDecision gd = c_guards(view, sd, state, ctx, spec, self.guards_cfg)
+        cdef GuardDecision gd = _guards(view, sd, state, ctx, spec, self.guards_cfg)
         if sampled:
             t3 = clock_ns()
-        cdef InventoryDecision inv = c_inventory(sd, gd, ctx, spec, self.inventory_cfg)
+        cdef InventoryDecision inv = _inventory(sd, gd, ctx, spec, self.inventory_cfg)
         if sampled:
             t4 = clock_ns()
-        cdef QueueDecision qd = c_queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
+        cdef QueueDecision qd = _queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
         if sampled:
             t5 = clock_ns()
-        cdef tuple out = c_emit(qd, gd, sd, state, ctx, spec, self.sink)
+        cdef tuple out = _emit(qd, gd, sd, state, ctx, spec, self.sink)
         t6 = clock_ns()
         self.states[slot] = out[1]
         cdef Py_ssize_t n = times.n
