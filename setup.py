@@ -21,6 +21,9 @@ EXTENSIONS = [
                 extra_compile_args=FLAGS) for s in STAGES),
     Extension("quotepipe.workers.pipeline", ["src/quotepipe/workers/pipeline.pyx"],
               extra_compile_args=FLAGS),
+    Extension("quotepipe.venue.queue_models", ["src/quotepipe/venue/queue_models.pyx"],
+              extra_compile_args=FLAGS),
+    Extension("quotepipe.venue.paper", ["src/quotepipe/venue/paper.pyx"], extra_compile_args=FLAGS),
 ]
 
 setup(ext_modules=cythonize(EXTENSIONS, include_path=["src"],

@@ -43,10 +43,13 @@ TickInput = tuple[int, Snapshot, TickContext]
 
 
 class VenueState(Protocol):
-    """What a tick reads of the venue: per slot position and cash, and the resting orders."""
+    """What a tick reads of the venue: per slot position and cash (lists the venue updates in
+    place: the engine keeps them), and the resting orders."""
 
-    position: list[float]
-    cash: list[float]
+    @property
+    def position(self) -> list[float]: ...
+    @property
+    def cash(self) -> list[float]: ...
 
     def resting(self, slot: int, side: int) -> RestingOrder | None: ...
 

@@ -1,3 +1,4 @@
+# cython: language_level=3, cpow=True
 """Queue-position models: how the quantity ahead of our resting order advances.
 
 Each model has one job: given our estimate of the quantity ahead, the level's
@@ -11,25 +12,37 @@ disappears from the level without trading (cancellations):
 - ``ProbQueue``: a cancellation comes from behind us with probability
   ``f(back) / (f(back) + f(front))``, ``f(x) = x ** n`` (power law, n = 3 by
   default), as in the queue-position models used for L2 backtests.
+
+Compiled (Cython) with the venue: it asks the model on every book update that
+moved a resting order's level, from C (``queue_models.pxd``). The arithmetic is
+IEEE double as Python's, ``**`` is C's ``pow`` as Python's float power is.
 """
 
-from __future__ import annotations
+
+cdef class QueueModel:
+    """What the venue calls: the new estimate of the quantity ahead of our order."""
+
+    name = ""
+
+    cpdef double advance(self, double ahead, double prev_level, double level, double traded) except? -1.0:
+        raise NotImplementedError
 
 
-class RiskAverseQueue:
+cdef class RiskAverseQueue(QueueModel):
     name = "risk_averse"
 
-    def advance(self, ahead: float, prev_level: float, level: float, traded: float) -> float:
+    cpdef double advance(self, double ahead, double prev_level, double level, double traded) except? -1.0:
         return ahead if ahead <= level else level
 
 
-class ProbQueue:
+cdef class ProbQueue(QueueModel):
     name = "prob"
 
-    def __init__(self, exponent: float = 3.0) -> None:
+    def __init__(self, double exponent=3.0):
         self.n = exponent
 
-    def advance(self, ahead: float, prev_level: float, level: float, traded: float) -> float:
+    cpdef double advance(self, double ahead, double prev_level, double level, double traded) except? -1.0:
+        cdef double cancelled, back, fb, p_back, from_back
         cancelled = prev_level - level - traded
         if cancelled > 0.0 and ahead > 0.0:
             back = prev_level - traded - ahead
@@ -46,7 +59,7 @@ class ProbQueue:
         return ahead if ahead > 0.0 else 0.0
 
 
-def queue_model(name: str, exponent: float = 3.0) -> RiskAverseQueue | ProbQueue:
+def queue_model(str name, double exponent=3.0) -> QueueModel:
     if name == "risk_averse":
         return RiskAverseQueue()
     if name == "prob":
