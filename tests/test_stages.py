@@ -6,6 +6,8 @@ import math
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quotepipe.domain.guards import FLAG_BLACKLISTED, FLAG_HALTED, Guard, Reason
 from quotepipe.domain.instrument import instrument_specs, round_ask, round_bid, round_lot
@@ -14,6 +16,7 @@ from quotepipe.domain.snapshot import BookFlag
 from quotepipe.workers.dto import QuoteIntent
 from quotepipe.workers.pipeline import PipelineRunner
 from quotepipe.workers.stages import emit, fetch_md, guards, inventory, queue_aware, spread
+from quotepipe.workers.trigger import TickGate
 from tests.chain_helpers import LINEAR, T0, config, ctx, order, snap, state
 
 CFG = config()
@@ -506,3 +509,50 @@ def test_warming_the_tick_engine_changes_nothing():
                      engine.runners["pipeline"].states))
     assert runs[0] == runs[1]
     assert runs[0][1]["ticks"] > 100
+
+
+class _GateRule:
+    """The tick gate's rule, written out plainly: the reference the compiled gate must follow."""
+
+    def __init__(self, n: int, interval_ns: int) -> None:
+        self.last: list[tuple | None] = [None] * n
+        self.interval_ns = interval_ns
+
+    def need(self, slot: int, l1: tuple, version: int, weight: float, now: int) -> bool:
+        seen = self.last[slot]
+        if seen is not None and seen[:3] == (l1, version, weight) and now - seen[3] < self.interval_ns:
+            return False
+        self.last[slot] = (l1, version, weight, now)
+        return True
+
+    def invalidate(self, slot: int) -> None:
+        seen = self.last[slot]
+        if seen is not None:
+            self.last[slot] = (*seen[:3], -(1 << 62))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(0, 1), st.integers(0, 4),
+                          st.sampled_from([0.0, 1.0, 0.5]),
+                          st.sampled_from([0, 1, 4_000_000, 9_999_999, 10_000_000, 25_000_000]),
+                          st.booleans()),
+                max_size=60))
+def test_the_tick_gate_runs_a_tick_exactly_when_an_input_changed_or_the_interval_passed(steps):
+    """Each look changes one input of three slots (a price, a size, the venue version, the
+    weight), moves time on, or invalidates: the gate answers as the rule does, and counts
+    what it skipped."""
+    gate, rule = TickGate(3, 10.0), _GateRule(3, 10_000_000)
+    books = [[100.0, 1.0, 101.0, 2.0] for _ in range(3)]
+    versions, now, skipped = [0, 0, 0], 1_700_000_000_000_000_000, 0
+    for slot, field, bump, version, weight, dt, invalidate in steps:
+        books[slot][field] += bump * 0.5
+        versions[slot] += version == 4
+        now += dt
+        if invalidate:
+            gate.invalidate(slot)
+            rule.invalidate(slot)
+        l1 = tuple(books[slot])
+        want = rule.need(slot, l1, versions[slot], weight, now)
+        skipped += not want
+        assert gate.need(slot, l1, versions[slot], weight, now) == want
+    assert gate.skipped == skipped

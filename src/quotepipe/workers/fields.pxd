@@ -50,6 +50,15 @@ cdef inline double f64(object o, Py_ssize_t off) except? -1.0:
     return PyFloat_AsDouble(<object>v)
 
 
+cdef inline double f64_of(object v) except? -1.0:
+    """``v`` as a C double, as ``float(v)`` converts a number (an exact float read at once).
+    ``f64`` keeps its own copy of these lines: through one shared helper GCC compiled guards
+    1.9% and queue_aware 1.7% more instructions a call (the gate)."""
+    if PyFloat_CheckExact(<PyObject *>v):
+        return PyFloat_AS_DOUBLE(<PyObject *>v)
+    return PyFloat_AsDouble(v)
+
+
 cdef extern from *:
     """
     /* An exact int of at most three 30-bit digits, read from its digits (CPython 3.11's layout);

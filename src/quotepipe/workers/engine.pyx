@@ -1,3 +1,4 @@
+# cython: language_level=3
 """The tick engine: one tick of one instrument, the same code in the worker, replay and the gate.
 
 A tick takes the instrument's L1 record (``domain.snapshot`` field order), the
@@ -18,46 +19,47 @@ writes them to its intent ring, replay submits them to the paper venue, the
 gate's workload rests them on its instant-ack venue. The venue state comes from
 any object with ``position`` and ``cash`` lists and a ``resting(slot, side)``
 method: ``PaperVenue`` itself in replay, the worker's mirror of the venue table.
+
+Compiled (Cython): ``run`` and ``context`` are every tick's work outside the
+chain. The record and the intent are read in C (the intent's fields at their
+slot offsets, ``workers/fields.pxd``); the structs the chain takes are built
+as in Python, and PnL comes from ``domain.instrument.pnl_usd``, the one place
+it is valued.
 """
 
-from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
-
-from quotepipe.config import Config
 from quotepipe.domain.guards import Guard, Reason
 from quotepipe.domain.instrument import instrument_specs, pnl_usd
-from quotepipe.domain.orders import ASK, BID, KEEP, NONE, Action, RestingOrder
-from quotepipe.domain.shards import ShardMap
-from quotepipe.domain.snapshot import ASK_PX, BID_PX, TOP, Snapshot
-from quotepipe.shm.stats import StatsBlock
+from quotepipe.domain.orders import ASK, BID, KEEP, NONE, Action
+from quotepipe.domain.snapshot import ASK_PX, ASK_QTY, BID_PX, Snapshot
 from quotepipe.workers.dto import QuoteIntent, TickContext
-from quotepipe.workers.legacy import LegacyRunner
-from quotepipe.workers.pipeline import PipelineRunner
-from quotepipe.workers.shadow import ShadowRunner, ShadowTally, make_runner
-from quotepipe.workers.trigger import TickGate
+from quotepipe.workers.shadow import ShadowTally, make_runner
 
-Runner = PipelineRunner | LegacyRunner | ShadowRunner
-TickInput = tuple[int, Snapshot, TickContext]
+from quotepipe.workers.fields cimport check, i64, obj, offset
+from quotepipe.workers.trigger cimport TickGate
 
+#: what ``record`` keeps of each tick: the slot and the chain's two inputs
+TickInput = tuple
 
-class VenueState(Protocol):
-    """What a tick reads of the venue: per slot position and cash (lists the venue updates in
-    place: the engine keeps them), and the resting orders."""
-
-    @property
-    def position(self) -> list[float]: ...
-    @property
-    def cash(self) -> list[float]: ...
-
-    def resting(self, slot: int, side: int) -> RestingOrder | None: ...
+cdef Py_ssize_t _BID_PX = BID_PX, _ASK_PX = ASK_PX, _TOP_END = ASK_QTY + 1
+cdef int _BID = BID, _ASK = ASK, _NONE = NONE, _KEEP = KEEP
+cdef Py_ssize_t SLOT = offset(QuoteIntent, "slot"), GUARD = offset(QuoteIntent, "guard")
+cdef Py_ssize_t BID_ACTION = offset(QuoteIntent, "bid_action"), ASK_ACTION = offset(QuoteIntent, "ask_action")
+cdef Py_ssize_t REASONS = offset(QuoteIntent, "reasons")
+cdef object _INTENT = QuoteIntent, _CONTEXT = TickContext, _SNAPSHOT = Snapshot, _PNL_USD = pnl_usd
 
 
-class TickEngine:
-    def __init__(self, cfg: Config, shards: ShardMap, modes: Sequence[str], venue: VenueState,
-                 on_acting: Callable[[QuoteIntent], object], stats: StatsBlock,
-                 slots: Sequence[int] | None = None) -> None:
+cdef class TickEngine:
+    """The ticks of the slots one process runs, in each slot's shard mode (a runner per mode)."""
+
+    cdef public object shards, venue, on_acting, stats, shadow, cfg, record, last
+    cdef public TickGate gate
+    cdef public list slots, runner_of, ticks, intents, outcomes, arrival, specs
+    cdef public dict runners, reason_masks
+    cdef list _position, _cash
+    cdef object _resting
+
+    def __init__(self, cfg, shards, modes, venue, on_acting, stats, slots=None):
         n = len(cfg.instruments)
         self.shards = shards
         self.slots = list(range(n)) if slots is None else list(slots)
@@ -66,8 +68,8 @@ class TickEngine:
         self.on_acting = on_acting
         self.stats = stats
         self.gate = TickGate(n, cfg.pipeline.max_tick_interval_ms)
-        self.runners: dict[str, Runner] = {}
-        self.runner_of: list[Runner | None] = [None] * n
+        self.runners = {}
+        self.runner_of = [None] * n
         #: every shadow difference, kept here so that a mode change that retires a runner loses none
         self.shadow = ShadowTally(shards.shard, [i.id for i in cfg.instruments],
                                   cfg.pipeline.shadow_log_first)
@@ -76,15 +78,15 @@ class TickEngine:
         # ticks by outcome: guard << 6 | bid action << 3 | ask action, and by reason bitmask;
         # one increment a tick, expanded into per-guard, per-action, per-reason counts when read
         self.outcomes = [0] * (len(Guard) << 6)
-        self.reason_masks: dict[int, int] = {}
-        self.record: list[TickInput] | None = None  # set to a list to keep every tick's inputs
+        self.reason_masks = {}
+        self.record = None  # set to a list to keep every tick's inputs
         #: the last run's arguments, for warm(): one tuple a tick
-        self.last: tuple[int, tuple, int, float, int, bool] | None = None
-        self.arrival: list[tuple[float, float] | None] = [None] * n
+        self.last = None
+        self.arrival = [None] * n
         self.configure(cfg, modes)
 
     # ---------------------------------------------------------------- config
-    def configure(self, cfg: Config, modes: Sequence[str]) -> None:
+    def configure(self, cfg, modes):
         """Take a config (start or reload) and the mode of every shard. A runner whose mode is
         still in use takes the new config; one no longer used is retired (its timings flushed)."""
         self.cfg = cfg
@@ -106,54 +108,57 @@ class TickEngine:
             self.runner_of[s] = self.runners[modes[self.shards.shard[s]]]
             self.gate.invalidate(s)
 
-    def set_arrival(self, slot: int, fit: tuple[float, float] | None) -> None:
+    def set_arrival(self, slot, fit):
         """The order-arrival intensity (A, k) fitted for ``slot`` (None: the config's), kept by
         every runner, so that a mode change keeps it too."""
         self.arrival[slot] = fit
         for r in self.runners.values():
             r.set_arrival(slot, fit)
 
-    def invalidate(self) -> None:
+    def invalidate(self):
         """Make every slot tick on its next look (an input outside the gate changed: a halt)."""
         for s in self.slots:
             self.gate.invalidate(s)
 
     # ---------------------------------------------------------------- the tick
-    def _sink(self, intent: QuoteIntent) -> None:
-        if NONE < intent.bid_action < KEEP or NONE < intent.ask_action < KEEP:  # acting (domain.orders)
-            self.intents[intent.slot] += 1
+    def _sink(self, intent):
+        check(intent, _INTENT)
+        cdef long long bid_action = i64(intent, BID_ACTION), ask_action = i64(intent, ASK_ACTION)
+        if _NONE < bid_action < _KEEP or _NONE < ask_action < _KEEP:  # acting (domain.orders)
+            self.intents[i64(intent, SLOT)] += 1
             self.on_acting(intent)
 
-    def tick(self, slot: int, rec: tuple, now: int, weight: float, flags: int, venue_version: int,
-             halted: bool = False) -> QuoteIntent | None:
+    def tick(self, Py_ssize_t slot, tuple rec, now, weight, flags, venue_version, halted=False):
         """One tick of ``slot`` on its L1 record ``rec`` at event time ``now``; None when the
         gate skips it. A caller that builds the record only for a tick that runs (replay) asks
         ``gate.need`` itself, then calls ``run``."""
-        if not self.gate.need(slot, rec[TOP], venue_version, weight, now):
+        if not self.gate.need(slot, rec[_BID_PX:_TOP_END], venue_version, weight, now):
             return None
         return self.run(slot, rec, now, weight, flags, halted)
 
-    def context(self, slot: int, rec: tuple, now: int, weight: float, flags: int,
-                halted: bool = False) -> tuple[Snapshot, TickContext]:
+    def context(self, Py_ssize_t slot, tuple rec, now, weight, flags, halted=False):
         """Step 2: the chain's inputs, from the record and the venue state (reads only)."""
+        return _SNAPSHOT(*rec), self._context(slot, rec, now, weight, flags, halted)
+
+    cdef object _context(self, Py_ssize_t slot, tuple rec, now, weight, flags, halted):
         position = self._position[slot]
         resting = self._resting
-        mid = (rec[BID_PX] + rec[ASK_PX]) * 0.5
-        ctx = TickContext(now, position, pnl_usd(self.specs[slot], self._cash[slot], position, mid),
-                          weight, flags, halted, resting(slot, BID), resting(slot, ASK))
-        return Snapshot(*rec), ctx
+        mid = (rec[_BID_PX] + rec[_ASK_PX]) * 0.5
+        return _CONTEXT(now, position, _PNL_USD(self.specs[slot], self._cash[slot], position, mid),
+                        weight, flags, halted, resting(slot, _BID), resting(slot, _ASK))
 
-    def run(self, slot: int, rec: tuple, now: int, weight: float, flags: int,
-            halted: bool = False) -> QuoteIntent:
+    def run(self, Py_ssize_t slot, tuple rec, now, weight, flags, halted=False):
         """Steps 2-4 of a tick the gate let through."""
         self.last = (slot, rec, now, weight, flags, halted)
-        snap, ctx = self.context(slot, rec, now, weight, flags, halted)
+        snap = _SNAPSHOT(*rec)
+        ctx = self._context(slot, rec, now, weight, flags, halted)
         if self.record is not None:
             self.record.append((slot, snap, ctx))
-        intent = self.runner_of[slot].tick(slot, snap, ctx)  # type: ignore[union-attr]
+        intent = self.runner_of[slot].tick(slot, snap, ctx)
+        check(intent, _INTENT)
         self.ticks[slot] += 1
-        self.outcomes[intent.guard << 6 | intent.bid_action << 3 | intent.ask_action] += 1
-        reasons = intent.reasons
+        self.outcomes[i64(intent, GUARD) << 6 | i64(intent, BID_ACTION) << 3 | i64(intent, ASK_ACTION)] += 1
+        reasons = obj(intent, REASONS)
         if reasons:
             masks = self.reason_masks
             masks[reasons] = masks.get(reasons, 0) + 1
