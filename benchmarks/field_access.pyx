@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Ten float fields read and one ten-field value built, the ways compiled code can (bench_field_access.py)."""
 
-from quotepipe.workers.fields cimport f64, offset
+from quotepipe.domain.fields cimport f64, offset
 
 
 cdef class Ten:

@@ -19,7 +19,8 @@ best level on both sides; a dense ladder holds the keys of a window around the
 best, an ordered C++ map the rest. Each key keeps the price and size as received
 (floats), so what the book publishes is bit for bit what the venue sent. A price off the tick grid (a
 config whose ``tick_size`` does not fit the data) is still booked, at its
-nearest tick, and counted in ``off_tick``.
+nearest tick, and counted in ``off_tick``. The events' fields are read at their
+slot offsets (``domain/fields.pxd``), as the stages read theirs.
 """
 
 import logging
@@ -34,7 +35,9 @@ from libcpp.vector cimport vector
 
 from quotepipe.domain.snapshot import BOOK_EMPTY, BOOK_L1_ONLY, BOOK_RESYNCING, BOOK_VALID
 from quotepipe.domain.snapshot import LEVELS as _LEVELS
-from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent
+from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
+
+from quotepipe.domain.fields cimport check, f64, flag, i64, obj, offset
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,20 @@ DEFAULT_TICK = 1e-8  # the finest price step Binance lists: for a book whose ins
 
 cdef int LEVELS = _LEVELS
 cdef object _EMPTY = BOOK_EMPTY, _VALID = BOOK_VALID, _L1_ONLY = BOOK_L1_ONLY, _RESYNCING = BOOK_RESYNCING
-cdef object _BOOK_TICKER = BookTickerEvent, _DEPTH = DepthEvent, _SNAPSHOT = SnapshotEvent
+cdef object _BOOK_TICKER = BookTickerEvent, _DEPTH = DepthEvent, _SNAPSHOT = SnapshotEvent, _TRADE = TradeEvent
+# the events' fields at their slot offsets (``domain/fields.pxd``): read on every event, where a
+# read by name is a generic attribute lookup, and an id of two 30-bit digits or more a slow convert
+cdef Py_ssize_t BT_INST = offset(BookTickerEvent, "inst"), BT_RECV = offset(BookTickerEvent, "recv_ns")
+cdef Py_ssize_t BT_ID = offset(BookTickerEvent, "update_id"), BT_EXCH = offset(BookTickerEvent, "exch_ms")
+cdef Py_ssize_t BT_BID = offset(BookTickerEvent, "bid_px"), BT_BID_QTY = offset(BookTickerEvent, "bid_qty")
+cdef Py_ssize_t BT_ASK = offset(BookTickerEvent, "ask_px"), BT_ASK_QTY = offset(BookTickerEvent, "ask_qty")
+cdef Py_ssize_t D_INST = offset(DepthEvent, "inst"), D_RECV = offset(DepthEvent, "recv_ns")
+cdef Py_ssize_t D_FIRST = offset(DepthEvent, "first_id"), D_LAST = offset(DepthEvent, "last_id")
+cdef Py_ssize_t D_PREV = offset(DepthEvent, "prev_id"), D_EXCH = offset(DepthEvent, "exch_ms")
+cdef Py_ssize_t D_BIDS = offset(DepthEvent, "bids"), D_ASKS = offset(DepthEvent, "asks")
+cdef Py_ssize_t T_INST = offset(TradeEvent, "inst"), T_RECV = offset(TradeEvent, "recv_ns")
+cdef Py_ssize_t T_PRICE = offset(TradeEvent, "price"), T_QTY = offset(TradeEvent, "qty")
+cdef Py_ssize_t T_MAKER = offset(TradeEvent, "buyer_maker"), T_MS = offset(TradeEvent, "trade_ms")
 cdef double KEY_MAX = 9.0e18   # |ticks| beyond this does not fit the int64 key
 cdef double OFF_TICK = 0.01    # a price this far from its tick (in ticks) is off the grid
 
@@ -361,11 +377,12 @@ cdef class OrderBook:
 
     # ------------------------------------------------------------- updates
     cpdef on_book_ticker(self, ev):
-        cdef long long uid = ev.update_id
-        cdef double bid = ev.bid_px, ask = ev.ask_px
+        check(ev, _BOOK_TICKER)
+        cdef long long uid = i64(ev, BT_ID)
+        cdef double bid = f64(ev, BT_BID), ask = f64(ev, BT_ASK)
         if uid >= self.bt_id:
             self.bt_id = uid
-            self.bt = (bid, ev.bid_qty, ask, ev.ask_qty, uid)
+            self.bt = (bid, f64(ev, BT_BID_QTY), ask, f64(ev, BT_ASK_QTY), uid)
             if self.state is not _VALID:  # levels() shows the bookTicker's L1
                 self.top_dirty = True
         if self.state is _EMPTY:
@@ -390,6 +407,7 @@ cdef class OrderBook:
 
     cpdef bint on_depth(self, ev):
         """Apply a diff; True when the L2 book changed."""
+        check(ev, _DEPTH)
         if self.snapshots == 0:
             self._buffer.append(ev)
             self._diffs_without_snapshot += 1
@@ -412,7 +430,7 @@ cdef class OrderBook:
 
     cdef bint _apply(self, ev):
         cdef long long lid = self.last_id
-        cdef long long first = ev.first_id, last = ev.last_id, prev = ev.prev_id
+        cdef long long first = i64(ev, D_FIRST), last = i64(ev, D_LAST), prev = i64(ev, D_PREV)
         cdef long long bridge
         if not self._synced:
             if (last < lid) if self.futures else (last <= lid):
@@ -430,7 +448,7 @@ cdef class OrderBook:
         elif (prev != lid) if self.futures else (first != lid + 1):
             self._gap(ev)
             return False
-        if self.bids.apply(ev.bids) | self.asks.apply(ev.asks):  # both sides, always
+        if self.bids.apply(obj(ev, D_BIDS)) | self.asks.apply(obj(ev, D_ASKS)):  # both sides, always
             self.top_dirty = True
         self.last_id = last
         self.applied += 1
@@ -515,25 +533,39 @@ cdef class BookSet:
 
         Raises ``KeyError`` for an instrument that is not configured. Reads the events'
         raw ms fields rather than their ``*_ns``/``side`` properties."""
-        cdef tuple slot = self._slot[ev.inst]
-        cdef int i = slot[0]
-        cdef OrderBook book = slot[1]
+        cdef tuple slot
+        cdef int i
+        cdef OrderBook book
+        cdef long long exch_ms
         t = type(ev)
         if t is _BOOK_TICKER:
+            slot = self._slot[obj(ev, BT_INST)]
+            i, book = slot
             book.on_book_ticker(ev)
-            if ev.exch_ms:
-                self.exch_ns[i] = ev.exch_ms * 1_000_000
+            exch_ms = i64(ev, BT_EXCH)
+            if exch_ms:
+                self.exch_ns[i] = exch_ms * 1_000_000
+            self.recv_ns[i] = obj(ev, BT_RECV)
         elif t is _DEPTH:
+            slot = self._slot[obj(ev, D_INST)]
+            i, book = slot
             if not book.on_depth(ev):
                 return -1
-            self.exch_ns[i] = ev.exch_ms * 1_000_000
+            self.exch_ns[i] = i64(ev, D_EXCH) * 1_000_000
+            self.recv_ns[i] = obj(ev, D_RECV)
         elif t is _SNAPSHOT:
+            slot = self._slot[ev.inst]
+            i, book = slot
             book.on_snapshot(ev)
-        else:  # TradeEvent
-            trade_ns = ev.trade_ms * 1_000_000
-            self.last_trade[i] = (ev.price, ev.qty, -1 if ev.buyer_maker else 1, trade_ns)
+            self.recv_ns[i] = ev.recv_ns
+        else:
+            check(ev, _TRADE)
+            slot = self._slot[obj(ev, T_INST)]
+            i = slot[0]
+            trade_ns = i64(ev, T_MS) * 1_000_000
+            self.last_trade[i] = (obj(ev, T_PRICE), obj(ev, T_QTY), -1 if flag(ev, T_MAKER) else 1, trade_ns)
             self.exch_ns[i] = trade_ns
-        self.recv_ns[i] = ev.recv_ns
+            self.recv_ns[i] = obj(ev, T_RECV)
         self.md_seq[i] += 1
         return i
 

@@ -43,7 +43,7 @@ from quotepipe.domain.orders import ASK, BID, CANCEL, KEEP, NONE, UNSEEN, Fill, 
 from quotepipe.venue.queue_models import queue_model
 
 from quotepipe.venue.queue_models cimport QueueModel
-from quotepipe.workers.fields cimport int64_of
+from quotepipe.domain.fields cimport int64_of
 
 #: a fill's lots are counted down from ``fillable / lot``: this absorbs the float error of a
 #: quantity that is a whole number of lots on paper (3 x 0.001 is 0.0030000000000000001)

@@ -8,7 +8,7 @@ Two kinds, by who reads them. The chain's boundary values, ``TickContext`` (buil
 by the tick engine) and ``QuoteIntent`` (read by the worker, the venue, shadow and
 the legacy loop, which builds its own), are frozen ``msgspec`` structs: Python
 reads their fields at interpreter speed, and the compiled stages read them at
-their slot offsets (``workers/fields.pxd``). The values the stages pass each
+their slot offsets (``domain/fields.pxd``). The values the stages pass each
 other and the instrument state are compiled extension types with read-only
 fields (``workers/decisions.pyx``), built and read as C structs. The chain's
 input ``Snapshot`` and the shared names (``Guard``, ``Action``, ``RestingOrder``)

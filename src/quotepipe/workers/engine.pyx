@@ -22,7 +22,7 @@ method: ``PaperVenue`` itself in replay, the worker's mirror of the venue table.
 
 Compiled (Cython): ``run`` and ``context`` are every tick's work outside the
 chain. The record and the intent are read in C (the intent's fields at their
-slot offsets, ``workers/fields.pxd``); the structs the chain takes are built
+slot offsets, ``domain/fields.pxd``); the structs the chain takes are built
 as in Python, and PnL comes from ``domain.instrument.pnl_usd``, the one place
 it is valued.
 """
@@ -35,7 +35,7 @@ from quotepipe.domain.snapshot import ASK_PX, ASK_QTY, BID_PX, Snapshot
 from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.shadow import ShadowTally, make_runner
 
-from quotepipe.workers.fields cimport check, i64, obj, offset
+from quotepipe.domain.fields cimport check, i64, obj, offset
 from quotepipe.workers.trigger cimport TickGate
 
 #: what ``record`` keeps of each tick: the slot and the chain's two inputs

@@ -20,7 +20,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from quotepipe.workers.decisions cimport (GuardDecision, InstrumentState, InventoryDecision, MarketView,
                                          QueueDecision, SpreadDecision)
-from quotepipe.workers.fields cimport check, obj, offset
+from quotepipe.domain.fields cimport check, obj, offset
 
 from collections.abc import Callable
 

@@ -17,7 +17,7 @@ time); the compare is the one Python's tuple compare made of the same floats.
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
-from quotepipe.workers.fields cimport f64_of, int64_of
+from quotepipe.domain.fields cimport f64_of, int64_of
 
 cdef long long NEVER = -(1 << 62)  # a last run this long ago: the next look runs
 

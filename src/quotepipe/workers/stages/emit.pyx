@@ -23,7 +23,7 @@ from quotepipe.workers.decisions cimport (
     SpreadDecision,
     new_state,
 )
-from quotepipe.workers.fields cimport check, f64, flag, i64, obj, offset
+from quotepipe.domain.fields cimport check, f64, flag, i64, obj, offset
 
 from quotepipe.domain.guards import Guard
 from quotepipe.domain.instrument import EPS as _EPS

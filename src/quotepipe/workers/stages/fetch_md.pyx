@@ -8,7 +8,7 @@ time, for the stale guard.
 """
 
 from quotepipe.workers.decisions cimport MarketView, new_view
-from quotepipe.workers.fields cimport check, f64, i64, int64_of, offset
+from quotepipe.domain.fields cimport check, f64, i64, int64_of, offset
 
 from quotepipe.domain.snapshot import BookFlag, BookState, Snapshot
 

@@ -19,7 +19,7 @@ from quotepipe.workers.decisions cimport (
     SpreadDecision,
     new_guard,
 )
-from quotepipe.workers.fields cimport check, f64, flag, i64, offset
+from quotepipe.domain.fields cimport check, f64, flag, i64, offset
 
 from quotepipe.config import GuardsConfig
 from quotepipe.domain import guards as g

@@ -10,7 +10,7 @@ that reduces the position is quoted; PULL and HOLD quote nothing new.
 """
 
 from quotepipe.workers.decisions cimport GuardDecision, InventoryDecision, SpreadDecision, new_inventory
-from quotepipe.workers.fields cimport check, f64, is_choice, offset
+from quotepipe.domain.fields cimport check, f64, is_choice, offset
 
 from quotepipe.config import InventoryConfig
 from quotepipe.domain import guards as g

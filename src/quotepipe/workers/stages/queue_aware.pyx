@@ -32,7 +32,7 @@ from quotepipe.workers.decisions cimport (
     SpreadDecision,
     new_queue,
 )
-from quotepipe.workers.fields cimport check, f64, i64, obj, offset
+from quotepipe.domain.fields cimport check, f64, i64, obj, offset
 
 from quotepipe.config import QueueConfig
 from quotepipe.domain.instrument import EPS as _EPS

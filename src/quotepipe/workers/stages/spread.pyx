@@ -21,7 +21,7 @@ volatility state unchanged (Guards pulls the quotes anyway).
 from libc.math cimport log, log1p, pow, sqrt
 
 from quotepipe.workers.decisions cimport InstrumentState, MarketView, SpreadDecision, new_spread
-from quotepipe.workers.fields cimport check, f64, int64_of, is_choice, offset
+from quotepipe.domain.fields cimport check, f64, int64_of, is_choice, offset
 
 from quotepipe.config import SpreadConfig
 from quotepipe.domain.snapshot import BookFlag
