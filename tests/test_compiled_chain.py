@@ -14,6 +14,7 @@ import pickle
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -212,3 +213,23 @@ def test_the_chain_values_are_immutable_values():
         GuardDecision(9, 0, 1.0, False)
     s = InstrumentState(killed=True, ticks=3)
     assert s.unkilled() == InstrumentState(ticks=3)
+
+
+def test_every_extension_is_built_from_its_current_source():
+    """An extension module shadows its ``.py`` or ``.pyx``: one built before its source last
+    changed runs old code while the tests read the new. ``make ext`` (before ``make test``)
+    rebuilds; this says so when it was skipped."""
+    import quotepipe
+
+    package = REPO / "src" / "quotepipe"
+    built = sorted(package.rglob("*.so"))
+    assert built, f"no compiled extension under {package}: run make ext"
+    stale = []
+    for so in built:
+        stem = so.name.split(".", 1)[0]
+        sources = [so.with_name(stem + ext) for ext in (".pyx", ".py")]
+        source = next(s for s in sources if s.exists())
+        if source.stat().st_mtime > so.stat().st_mtime:
+            stale.append(f"{so.relative_to(package)} is older than {source.name}")
+    assert Path(quotepipe.__file__).parent == package
+    assert not stale, "; ".join(stale) + ": run make ext"
