@@ -35,7 +35,7 @@ the fills are bit for bit those of the Python venue it replaced (the replay
 hash tests hold them).
 """
 
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from libc.math cimport fabs, llrint
 
 from quotepipe.domain.instrument import instrument_specs, pnl_usd
@@ -108,7 +108,7 @@ cdef class PaperVenue:
     (shared with the tick engine by reference: ``position``, ``cash``, ``version``), the best
     prices and sizes last seen and the earliest time something is due, in C."""
 
-    cdef readonly list specs, maker_bps, lot, tick, orders, current
+    cdef readonly list specs, maker_bps, orders, current
     cdef readonly list position, position_lots, cash, volume, fills, rejects, version
     cdef public object on_fill, on_order_end
     cdef readonly long long entry_ns, cancel_ns
@@ -119,17 +119,9 @@ cdef class PaperVenue:
     cdef double *_bid_qty
     cdef double *_ask
     cdef double *_ask_qty
-    cdef double *_tick
+    cdef double *_tick          # the instrument's price step and lot size
     cdef double *_lot
-    cdef double *_multiplier
-    cdef bint *_inverse
     cdef long long *_next_due   # earliest activation or cancel landing (0: none)
-
-    def __cinit__(self, *args, **kwargs):
-        self._bid = self._bid_qty = self._ask = self._ask_qty = self._tick = self._lot = NULL
-        self._multiplier = NULL
-        self._inverse = NULL
-        self._next_due = NULL
 
     def __init__(self, cfg, on_fill=None, on_order_end=None):
         vc = cfg.venue
@@ -146,40 +138,34 @@ cdef class PaperVenue:
         self.current = [[None, None] for _ in range(n)]
         self.position = [0.0] * n   # in quantity units: ``position_lots`` times the lot size
         self.position_lots = [0] * n
-        self.lot = [s.lot for s in self.specs]
-        self.tick = [s.tick for s in self.specs]
         self.cash = [0.0] * n       # quote currency (USD) for linear, coin for inverse
         self.volume = [0.0] * n
         self.fills = [0] * n
         self.rejects = [0] * n
         self.version = [0] * n      # bumped whenever resting orders or the position change
-        self._oid = 0
         cdef Py_ssize_t size = max(n, 1)
-        self._bid = <double *>PyMem_Malloc(7 * size * sizeof(double))
-        self._next_due = <long long *>PyMem_Malloc(size * sizeof(long long))
-        self._inverse = <bint *>PyMem_Malloc(size * sizeof(bint))
-        if self._bid == NULL or self._next_due == NULL or self._inverse == NULL:
+        self._bid = <double *>PyMem_Calloc(6 * size, sizeof(double))
+        self._next_due = <long long *>PyMem_Calloc(size, sizeof(long long))
+        if self._bid == NULL or self._next_due == NULL:
             raise MemoryError()
         self._bid_qty, self._ask, self._ask_qty = self._bid + size, self._bid + 2 * size, self._bid + 3 * size
-        self._tick, self._lot, self._multiplier = self._bid + 4 * size, self._bid + 5 * size, self._bid + 6 * size
+        self._tick, self._lot = self._bid + 4 * size, self._bid + 5 * size
         for s in range(n):
-            spec = self.specs[s]
-            self._bid[s] = self._bid_qty[s] = self._ask[s] = self._ask_qty[s] = 0.0
-            self._tick[s], self._lot[s], self._multiplier[s] = spec.tick, spec.lot, spec.multiplier
-            self._inverse[s] = spec.inverse
-            self._next_due[s] = 0
+            self._tick[s], self._lot[s] = self.specs[s].tick, self.specs[s].lot
 
     def __dealloc__(self):
         PyMem_Free(self._bid)
         PyMem_Free(self._next_due)
-        PyMem_Free(self._inverse)
 
     cdef inline int _slot(self, Py_ssize_t slot) except -1:
         if not 0 <= slot < self.n:
             raise IndexError(f"instrument slot {slot} out of range (0-{self.n - 1})")
         return 0
 
-    # the best levels last seen, per slot, as lists (copies)
+    cdef inline double _mid(self, Py_ssize_t slot) noexcept:
+        return (self._bid[slot] + self._ask[slot]) * 0.5
+
+    # per slot, as lists (copies): the best prices last seen, the lot size
     cdef list _listed(self, double *values):
         return [values[s] for s in range(self.n)]
 
@@ -188,16 +174,12 @@ cdef class PaperVenue:
         return self._listed(self._bid)
 
     @property
-    def bid_qty(self) -> list:
-        return self._listed(self._bid_qty)
-
-    @property
     def ask(self) -> list:
         return self._listed(self._ask)
 
     @property
-    def ask_qty(self) -> list:
-        return self._listed(self._ask_qty)
+    def lot(self) -> list:
+        return self._listed(self._lot)
 
     @property
     def next_due(self) -> list:
@@ -453,14 +435,14 @@ cdef class PaperVenue:
     cdef int _fill(self, _Order o, long long lots, long long now) except -1:
         cdef Py_ssize_t slot = o.slot
         spec = self.specs[slot]
-        cdef double qty = lots * self._lot[slot], value, flow, mid
-        cdef double multiplier = self._multiplier[slot]
+        cdef double qty = lots * self._lot[slot], value, flow
+        cdef double multiplier = spec.multiplier
         o.left -= lots
         o.view = None
         self.version[slot] += 1
         cdef int d = o.side
         cdef double fee_bps = self.maker_bps[slot]
-        if self._inverse[slot]:  # cash in coin: buying contracts takes coin in at 1/price
+        if spec.inverse:  # cash in coin: buying contracts takes coin in at 1/price
             value = qty * multiplier / o.price
             flow = d * value
             self.volume[slot] += qty * multiplier
@@ -475,8 +457,7 @@ cdef class PaperVenue:
         side = _BID if d > 0 else _ASK
         cdef list current = self.current[slot]
         cur = current[side]
-        mid = (self._bid[slot] + self._ask[slot]) * 0.5
-        self.on_fill(Fill(slot, d, o.price, qty, now, fee_bps, mid,
+        self.on_fill(Fill(slot, d, o.price, qty, now, fee_bps, self._mid(slot),
                           (<_Order>cur).price if cur is not None else o.price, _queue_edge(o), o.oid,
                           o.ahead0))
         if o.left <= 0:
@@ -503,9 +484,8 @@ cdef class PaperVenue:
     def pnl_usd(self, Py_ssize_t slot, mid=None) -> float:
         """Realised + unrealised PnL in USD at ``mid`` (default: the last mid seen)."""
         self._slot(slot)
-        if mid is None:
-            mid = (self._bid[slot] + self._ask[slot]) * 0.5
-        return pnl_usd(self.specs[slot], self.cash[slot], self.position[slot], mid)
+        return pnl_usd(self.specs[slot], self.cash[slot], self.position[slot],
+                       self._mid(slot) if mid is None else mid)
 
     def total_pnl_usd(self) -> float:
         return sum([self.pnl_usd(s) for s in range(self.n)])
@@ -516,7 +496,7 @@ cdef class PaperVenue:
         for s, spec in enumerate(self.specs):
             pos = self.position[s]
             if pos:
-                out += spec.notional_usd((self._bid[s] + self._ask[s]) * 0.5, abs(pos))
+                out += spec.notional_usd(self._mid(s), abs(pos))
         return out
 
     def flat(self) -> bool:
@@ -524,8 +504,7 @@ cdef class PaperVenue:
         min_notional (dust no post-only order can work down)."""
         for s, spec in enumerate(self.specs):
             if self.position_lots[s]:
-                mid = (self._bid[s] + self._ask[s]) * 0.5
-                if spec.notional_usd(mid, abs(self.position[s])) >= spec.min_notional:
+                if spec.notional_usd(self._mid(s), abs(self.position[s])) >= spec.min_notional:
                     return False
         return True
 

@@ -171,7 +171,7 @@ cdef class TickEngine:
             return
         slot = self.last[0]
         snap, ctx = self.context(*self.last)
-        self.runner_of[slot].warm(slot, snap, ctx)  # type: ignore[union-attr]
+        self.runner_of[slot].warm(slot, snap, ctx)
 
     # ---------------------------------------------------------------- totals
     def flush(self) -> None:

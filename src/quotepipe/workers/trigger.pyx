@@ -15,30 +15,25 @@ kept per slot in C (four doubles of L1, the venue version, the weight, the
 time); the compare is the one Python's tuple compare made of the same floats.
 """
 
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
 
 from quotepipe.domain.fields cimport f64_of, int64_of
 
-cdef long long NEVER = -(1 << 62)  # a last run this long ago: the next look runs
+cdef long long NEVER = -(1 << 62)  # a last run this long ago (or none yet): the next look runs
 
 
 cdef class TickGate:
     def __cinit__(self, Py_ssize_t n_instruments, double max_interval_ms):
         cdef Py_ssize_t size = max(n_instruments, 1)
         self.n = n_instruments
-        self.l1 = <double *>PyMem_Malloc(4 * size * sizeof(double))
-        self.weight = <double *>PyMem_Malloc(size * sizeof(double))
-        self.venue_version = <long long *>PyMem_Malloc(size * sizeof(long long))
-        self.last_ns = <long long *>PyMem_Malloc(size * sizeof(long long))
-        self.seen = <bint *>PyMem_Malloc(size * sizeof(bint))
-        if not (self.l1 and self.weight and self.venue_version and self.last_ns and self.seen):
+        self.l1 = <double *>PyMem_Calloc(4 * size, sizeof(double))
+        self.weight = <double *>PyMem_Calloc(size, sizeof(double))
+        self.venue_version = <long long *>PyMem_Calloc(size, sizeof(long long))
+        self.last_ns = <long long *>PyMem_Calloc(size, sizeof(long long))
+        if not (self.l1 and self.weight and self.venue_version and self.last_ns):
             raise MemoryError()
         for s in range(n_instruments):
-            self.venue_version[s] = -1
-            self.weight[s] = -1.0
-            self.last_ns[s] = 0
-            self.seen[s] = False
-        self.skipped = 0
+            self.last_ns[s] = NEVER
 
     def __init__(self, Py_ssize_t n_instruments, double max_interval_ms):
         self.set_interval(max_interval_ms)
@@ -48,7 +43,6 @@ cdef class TickGate:
         PyMem_Free(self.weight)
         PyMem_Free(self.venue_version)
         PyMem_Free(self.last_ns)
-        PyMem_Free(self.seen)
 
     def set_interval(self, double max_interval_ms):
         self.max_interval_ns = int(max_interval_ms * 1e6)
@@ -72,13 +66,12 @@ cdef class TickGate:
         cdef double bid = f64_of(l1[0]), bid_qty = f64_of(l1[1]), ask = f64_of(l1[2]), ask_qty = f64_of(l1[3])
         cdef long long version = int64_of(venue_version), now = int64_of(now_ns)
         cdef double *last = self.l1 + 4 * slot
-        if (self.seen[slot] and bid == last[0] and bid_qty == last[1] and ask == last[2] and ask_qty == last[3]
+        if (bid == last[0] and bid_qty == last[1] and ask == last[2] and ask_qty == last[3]
                 and version == self.venue_version[slot] and weight == self.weight[slot]
                 and now - self.last_ns[slot] < self.max_interval_ns):
             self.skipped += 1
             return False
         last[0], last[1], last[2], last[3] = bid, bid_qty, ask, ask_qty
-        self.seen[slot] = True
         self.venue_version[slot] = version
         self.weight[slot] = weight
         self.last_ns[slot] = now
