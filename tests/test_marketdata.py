@@ -278,16 +278,29 @@ def test_fuzzed_lines_never_raise(tmp_path, lines):
         books.apply(ev)
 
 
+class MsgspecOnly:
+    """A ``KnownStreams`` that decodes no line itself: every line goes to msgspec."""
+
+    def add(self, name, kind, stream):
+        pass
+
+    def decode_block(self, block):
+        return block.split(b"\n")
+
+    def decode_lines(self, lines):
+        return list(lines)
+
+
 def _read_both_ways(path, monkeypatch):
-    """The reader's output with the block path, then with every block decoded line by line."""
+    """The reader's output with the compiled decoder, then with msgspec's alone (floats
+    compared by their JSON text, which tells every bit apart)."""
     def read():
         reader = RecordingReader(path)
-        events = [(ns, ln, type(ev).__name__, msgspec.to_builtins(ev)) for ns, _, ln, ev in reader]
+        events = [(ns, ln, type(ev).__name__, msgspec.json.encode(ev)) for ns, _, ln, ev in reader]
         return events, reader.counts, reader.malformed, reader.lines, reader.first_ns, reader.last_ns
     fast = read()
     with monkeypatch.context() as m:
-        m.setattr(RecordingReader, "_decode_block",
-                  lambda self, block, lineno: (None, block.count(b"\n") + 1))
+        m.setattr(recording, "KnownStreams", MsgspecOnly)
         slow = read()
     return fast, slow
 
@@ -315,9 +328,9 @@ KNOWN = [b"1723161254087891000 " + (BT_SPOT % 1).encode(),
     st.binary(max_size=60),
 ), max_size=60))
 @example(lines=[b'0 {"stream":"', b'\x80"'])  # a tag string across two lines, not UTF-8
-def test_block_decoding_gives_what_line_decoding_gives(tmp_path, monkeypatch, lines):
-    """Blocks of known streams decode in one call; anything odd in a block (a new stream, a
-    bad or blank line, spaces in the JSON, a bad timestamp) must end the same as line by line."""
+def test_compiled_decoding_gives_what_msgspec_gives(tmp_path, monkeypatch, lines):
+    """Known streams' lines decode in compiled code; anything odd among them (a new stream, a
+    bad or blank line, spaces in the JSON, a bad timestamp) must end as msgspec alone ends it."""
     path = tmp_path / "mixed.txt"
     path.write_bytes(b"\n".join(KNOWN + lines + KNOWN * 3) + b"\n")
     monkeypatch.setattr(recording, "READ_BYTES", 97)  # many small blocks
@@ -326,9 +339,126 @@ def test_block_decoding_gives_what_line_decoding_gives(tmp_path, monkeypatch, li
     assert fast == slow
 
 
+# values that sit on the edges of what the compiled decoder takes: forms it leaves to msgspec
+# (signs, exponents, leading zeros, spaces, escapes, too many digits) and bounds (0, 1e15, 1e18)
+EDGE_NUMBERS = ["0", "0.0", "00.1", "1.", ".5", "1e5", "1E-2", "-1", "+1", "-0.0", " 1", "1 ", "\\u0031",
+                "NaN", "inf", "999999999999999.9", "1000000000000000", "999999999999999999",
+                "1000000000000000000", "9007199254740993", "0.30000000000000004441",
+                "123456789012345678901234.5", "1" * 41, "0." + "0" * 30 + "1", "1.5\\n", "\u00e9"]
+
+
+def _number():
+    digits = st.integers(0, 10**21).map(str)
+    decimal = st.tuples(digits, st.text("0123456789", min_size=1, max_size=24)).map(".".join)
+    plain = st.one_of(digits, decimal, st.sampled_from(EDGE_NUMBERS))
+    return st.one_of(plain.map(lambda v: f'"{v}"'), st.one_of(digits, decimal))  # quoted or bare
+
+
+def _integer():
+    return st.one_of(st.integers(-2, 2**64).map(str), st.sampled_from(
+        ["-0", "01", "1.0", "1e3", '"5"', "true", "null", "9223372036854775808", "1262304000000",
+         "1262303999999", "4102444800000", "4102444799999"]))
+
+
+# each kind's payload as Binance sends it: key -> value
+PAYLOADS = {
+    "btcusdt@bookTicker": {"e": '"bookTicker"', "u": "5", "s": '"BTCUSDT"', "b": '"100.5"', "B": '"1.25"',
+                           "a": '"100.6"', "A": '"0.5"', "T": "1723161254086", "E": "1723161254087"},
+    "btcusdt@depth@0ms": {"e": '"depthUpdate"', "E": "1723161254087", "s": '"BTCUSDT"', "U": "3", "u": "6",
+                          "pu": "2", "b": '[["100.5","0.000"],["100.4","2"]]', "a": '[["100.6","1"]]'},
+    "btcusdt@trade": {"e": '"trade"', "E": "1723161254087", "T": "1723161254087", "s": '"BTCUSDT"',
+                      "t": "9", "p": '"100.5"', "q": '"0.01"', "X": '"MARKET"', "m": "true"},
+}
+# the values of keys the decoder reads, and of one it skips ("X", "s"): forms and bounds
+FIELD_VALUES = {"u": "i", "U": "i", "pu": "i", "t": "i", "E": "ms", "T": "ms", "b": "n", "B": "n",
+                "a": "n", "A": "n", "p": "n", "q": "n", "m": "bool", "X": "any", "s": "any", "e": "any"}
+
+
+def _value(what, key):
+    level = st.tuples(_number(), _number()).map(lambda t: f"[{t[0]},{t[1]}]")
+    levels = st.lists(level, max_size=3).map(lambda ls: "[" + ",".join(ls) + "]")
+    booleans = st.sampled_from(["true", "false", '"true"', "1", "null"])
+    return {"i": _integer(), "ms": _integer(), "bool": booleans,
+            "n": levels if key in ("b", "a") else _number(),
+            "any": st.sampled_from(['"x"', '"a\tb"', '"\\u00e9"', '"\\""', "1", "1.5", "-3", "null", "true",
+                                    "[1]", '{"y":1}', "tru", '""'])}[what]
+
+
+@st.composite
+def _payload_line(draw):
+    stream = draw(st.sampled_from(sorted(PAYLOADS)))
+    fields = dict(PAYLOADS[stream])
+    for _ in range(draw(st.integers(1, 2))):
+        key = draw(st.sampled_from(sorted(fields)))
+        if draw(st.integers(0, 5)) == 0:
+            del fields[key]  # a field missing
+        else:
+            fields[key] = draw(_value(FIELD_VALUES[key], key if "depth" in stream else ""))
+    extra = draw(st.sampled_from(["", ',"x":1', ',"inst":"z"', ',"recv_ns":5', ',"u":7', ',"m":false',
+                                  ',"b":"1"', ' ', ',"x":"\x01"', ',"\\u0075":1']))
+    stamp = draw(st.sampled_from(["1723161254087891000", "1723161254087891", "1723161254087",
+                                  "01723161254087891000", "1723161254087891000.0", "4099999999999999"]))
+    data = "{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + extra + "}"
+    return f'{stamp} {{"stream":"{stream}","data":{data}}}'.encode()
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=_payload_line())
+@example(line=b'1723161254087891000 {"stream":"btcusdt@bookTicker","data":{"u":5,"b":"1","B":"1","a":"1",'
+              b'"A":"1","E":4102444800000}}')  # E one past its bound
+@example(line=b'1723161254087891000 {"stream":"btcusdt@trade","data":{"p":"1","q":"1","m":true,'
+              b'"T":1262303999999}}')  # T one before its bound
+@example(line=b'1723161254087891000 {"stream":"btcusdt@depth@0ms","data":{"U":3,"u":6,"pu":-2,"b":[],'
+              b'"a":[]}}')  # pu one below its bound
+def test_compiled_decoding_of_field_values_gives_what_msgspec_gives(tmp_path, monkeypatch, line):
+    """Each value the compiled decoder reads, missing, in forms and at bounds on either side
+    of what it takes: it gives msgspec's event, bit for bit, or leaves the line to msgspec."""
+    path = tmp_path / "values.txt"
+    path.write_bytes(b"\n".join(FIRST_LINES + [line] * 2 + FIRST_LINES) + b"\n")
+    monkeypatch.setattr(recording, "BLOCK_BYTES", 1)  # a block a line: the streams are known by then
+    monkeypatch.setattr(recording, "READ_BYTES", 64)
+    fast, slow = _read_both_ways(path, monkeypatch)
+    assert fast == slow
+
+
+BOUNDS = {"u": ("-1", "0", str(2**63 - 1), str(2**63)), "U": ("-1", "0", str(2**63 - 1), str(2**63)),
+          "pu": ("-2", "-1", str(2**63 - 1), str(2**63)), "t": ("-2", "-1", str(2**63 - 1), str(2**63)),
+          "E": ("-1", "0", "4102444799999", "4102444800000"),
+          "T": ("1262303999999", "1262304000000", "4102444799999", "4102444800000"),
+          "b": ('"0"', '"0.0000001"', '"999999999999999.9"', '"1000000000000000"'),
+          "B": ('"0"', '"0.0000001"', '"999999999999999999"', '"1000000000000000000"')}
+BOUNDS |= {"a": BOUNDS["b"], "p": BOUNDS["b"], "A": BOUNDS["B"], "q": BOUNDS["B"],
+           "m": ("true", "false", '"true"', "0")}
+LEVEL_BOUNDS = [f"[[{p},{q}]]" for p in BOUNDS["b"] for q in ('"0"', '"-0.0"', *BOUNDS["B"][2:])]
+
+
+@pytest.mark.parametrize("stream,key", [(s, k) for s, fields in PAYLOADS.items() for k in fields])
+def test_compiled_decoding_at_each_fields_bounds_and_without_it(tmp_path, monkeypatch, stream, key):
+    """Each key of each kind left out, and its value on either side of each of its bounds:
+    the compiled decoder gives msgspec's event or leaves the line to msgspec (which refuses)."""
+    values = LEVEL_BOUNDS if ("depth" in stream and key in "ab") else BOUNDS.get(key, ('"x"', "1"))
+    lines = []
+    for value in (None, *values):
+        fields = {k: v for k, v in PAYLOADS[stream].items() if k != key or value is not None}
+        if value is not None:
+            fields[key] = value
+        data = "{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}"
+        lines.append(f'1723161254087891000 {{"stream":"{stream}","data":{data}}}'.encode())
+    path = tmp_path / "bounds.txt"
+    path.write_bytes(b"\n".join(FIRST_LINES + lines) + b"\n")
+    monkeypatch.setattr(recording, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(recording, "READ_BYTES", 64)
+    fast, slow = _read_both_ways(path, monkeypatch)
+    assert fast == slow
+
+
+# a good line of each kind: the streams the compiled decoder then knows
+FIRST_LINES = KNOWN[:2] + [KNOWN[2].replace(b'"T":1,', b'"T":1723161254087,')]
+
+
 @pytest.mark.realdata
-def test_block_decoding_gives_what_line_decoding_gives_on_real_data(real_recordings, monkeypatch):
-    for path in real_recordings[:2]:
+def test_compiled_decoding_gives_what_msgspec_gives_on_real_data(real_recordings, monkeypatch):
+    for path in real_recordings:
         fast, slow = _read_both_ways(path, monkeypatch)
         assert fast == slow and len(fast[0]) > 10_000
 

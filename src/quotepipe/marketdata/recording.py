@@ -6,12 +6,11 @@ files merge into one stream ordered by receive time, ties broken by file order
 then line number, so the merged order is the same on every run; each file keeps
 its own line order.
 
-Three decode paths, fastest first. A block of lines whose streams are all
-known is decoded in one ``msgspec`` call: the block becomes a JSON array of
-``[timestamp, envelope]`` pairs and each known stream is a tagged struct whose
-tag is the stream name. A block that does not decode that way (a new stream,
-a bad line, a snapshot) is decoded line by line: a known stream in one call
-per line, anything else through the envelope. Every path gives the same events.
+Three decode paths, fastest first. A line of a stream already recognised, in
+Binance's canonical form, is decoded in compiled code (``lines.KnownStreams``).
+A line it does not take (another form, a bad line) is decoded by ``msgspec``: a
+known stream's in one call, anything else (a new stream, a snapshot) through the
+envelope. Every path gives the same events, and only msgspec refuses a line.
 
 What a line holds is checked by the decoders (``messages``: required fields,
 finite positive prices). Its receive time is checked here: outside 2010-2100
@@ -30,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 
@@ -39,6 +38,7 @@ try:  # ISA-L inflate: the same API as zlib, about 4x faster on these files (ben
 except ImportError:  # pragma: no cover - a platform without an isal wheel
     _inflate = zlib  # type: ignore[misc]
 
+from quotepipe.marketdata.lines import KnownStreams
 from quotepipe.marketdata.messages import (
     BookTickerEvent,
     BookTickerId,
@@ -74,9 +74,7 @@ _LINE_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "depth": msgspec.json.Decoder(DepthLine, strict=False),
     "trade": msgspec.json.Decoder(TradeLine, strict=False),
 }
-_EVENT_TYPES = {"book_ticker": BookTickerEvent, "depth": DepthEvent, "trade": TradeEvent}
 _STREAM_PREFIX = b'{"stream":"'
-BLOCK_RETRY_MAX = 64   # blocks decoded line by line, at most, before the block path is tried again
 _first = itemgetter(0)
 READ_BYTES = 1 << 16   # bytes read (and inflated) at a time: few switches between files' inflaters
 BLOCK_BYTES = 1 << 14  # text per block, about 60 lines: the events of a block stay in cache
@@ -174,14 +172,10 @@ def read_blocks(path: Path, done: list[int] | None = None) -> Iterator[bytes]:
 class _Stream:
     """A stream recognised in one file: how its lines decode, its instrument, its counts."""
 
-    __slots__ = ("line_decoder", "tagged", "kind", "inst", "count", "last_ns")
+    __slots__ = ("line_decoder", "kind", "inst", "count", "last_ns")
 
-    def __init__(self, name: str, kind: str, inst: str, ns: int) -> None:
+    def __init__(self, kind: str, inst: str, ns: int) -> None:
         self.line_decoder = _LINE_DECODERS[kind]
-        #: the tagged struct for block decoding; its class attribute ``stream_info`` is this object
-        self.tagged = msgspec.defstruct(
-            f"Line_{kind}", [("data", _EVENT_TYPES[kind])], tag_field="stream", tag=name,
-            namespace={"stream_info": self}, gc=False)
         self.kind = kind
         self.inst = inst
         self.count = 0
@@ -209,9 +203,7 @@ class RecordingReader:
         self.instruments: list[str] = []
         self._pending_snapshots: list[tuple[int, int, Envelope]] = []
         self._streams: dict[bytes, _Stream] = {}  # known streams by name
-        self._block_decoder: msgspec.json.Decoder | None = None
-        self._block_skip = 0      # blocks to decode line by line before trying a block again
-        self._block_backoff = 1
+        self._known = KnownStreams()  # ... and their lines' compiled decoder
         self.events = 0           #: events read so far
         self.bytes_read = [0]     #: bytes of the file read so far (``[0]``), for progress
         # the receive-time check: times within [lo, hi] are taken without a look; others go to
@@ -268,22 +260,9 @@ class RecordingReader:
         lineno = 0
         try:
             for block in read_blocks(self.path, self.bytes_read):
-                out = None
-                if self._block_decoder is not None:
-                    if self._block_skip:
-                        self._block_skip -= 1
-                    else:
-                        out, n = self._decode_block(block, lineno)
-                        if out is None:  # back off while the file keeps failing the block path
-                            self._block_skip = self._block_backoff
-                            self._block_backoff = min(2 * self._block_backoff, BLOCK_RETRY_MAX)
-                        else:
-                            self._block_backoff = 1
-                if out is None:
-                    lines = block.split(b"\n")
-                    n = len(lines)
-                    out = self._decode_lines(lines, lineno)
-                lineno += n
+                rows = self._known.decode_block(block)
+                out = self._decode_rows(rows, lineno)
+                lineno += len(rows)
                 if out:
                     self.events += len(out)
                     yield out
@@ -305,90 +284,64 @@ class RecordingReader:
     def decode_lines(self, lines: list[bytes]) -> list[Event]:
         """Lines as a recording holds them (``<receive ns> <message>``), not read from the file: the
         live feed's path through the same decoders, checks and counts (``malformed``)."""
-        out = self._decode_lines(lines, self.lines)
+        out = self._decode_rows(self._known.decode_lines(lines), self.lines)
         self.lines += len(lines)
         self.events += len(out)
         return [ev for _, _, _, ev in out]
 
-    def _decode_block(self, block: bytes, lineno: int
-                      ) -> tuple[list[tuple[int, int, int, Event]] | None, int]:
-        """Every line of ``block`` in one decode and the block's line count; None for the
-        events when any line is not a known stream (nothing counted then: the block is
-        decoded again line by line)."""
-        assert self._block_decoder is not None
-        text = block.replace(b" ", b",")
-        pairs = text.replace(b"\n", b"],[")
-        n = (len(pairs) - len(text)) // 2 + 1  # each newline became three bytes: no separate count
-        try:
-            rows = self._block_decoder.decode(b"".join((b"[[", pairs, b"]]")))
-        except (msgspec.DecodeError, ValueError):  # ValueError: bad UTF-8 in a tag string
-            return None, n
-        if len(rows) != n:  # a line that held `],[` itself
-            return None, n
+    def _decode_rows(self, rows: list[Any], lineno: int) -> list[tuple[int, int, int, Event]]:
+        """Lines as ``KnownStreams`` left them: its ``(event, stream)``, or a line for msgspec (a
+        known stream in one decode, anything else through ``_decode``)."""
         index = self.index
         out: list[tuple[int, int, int, Event]] = []
-        append = out.append
         lo, hi = self._lo, self._hi
-        for ns, line in rows:
+        for line in rows:
             lineno += 1
-            if not lo <= ns <= hi:
-                if ns < NS_SINCE_EPOCH_MIN:
-                    try:
-                        ns = receive_ns(ns)
-                    except ValueError as exc:  # as the line-by-line path would
-                        self._bad(lineno, str(exc)[:200])
-                        continue
-                if not lo <= ns <= hi:
-                    for t, ln, ev in self._odd_time(ns, lineno, line.data, line.stream_info):
-                        append((t, index, ln, ev))
-                    lo, hi = self._lo, self._hi
-                    continue
-            ev = line.data
-            st = line.stream_info
-            ev.recv_ns = ns
-            ev.inst = st.inst
-            st.count += 1
-            st.last_ns = ns
-            append((ns, index, lineno, ev))
-        if out:
-            self._moved(out[-1][0])
-        return out, n
-
-    def _decode_lines(self, lines: list[bytes], lineno: int) -> list[tuple[int, int, int, Event]]:
-        """Line by line: a known stream in one decode, anything else through ``_decode``."""
-        index = self.index
-        streams = self._streams
-        prefix = _STREAM_PREFIX
-        out: list[tuple[int, int, int, Event]] = []
-        for line in lines:
-            lineno += 1
-            sp = line.find(b" ")
-            if sp > 0 and line.startswith(prefix, sp + 1):
-                st = streams.get(line[sp + 12:line.find(b'"', sp + 12)])
-                if st is not None:
-                    try:
-                        ns = _timestamp.decode(line[:sp])  # the block decode's rules
-                        if ns < NS_SINCE_EPOCH_MIN:
-                            ns = receive_ns(ns)
-                        ev = st.line_decoder.decode(line[sp + 1:]).data
-                    except (ValueError, msgspec.DecodeError) as exc:
-                        self._bad(lineno, str(exc)[:200])
-                        continue
-                    if not self._lo <= ns <= self._hi:
-                        for t, ln, e in self._odd_time(ns, lineno, ev, st):
-                            out.append((t, index, ln, e))
-                        continue
-                    ev.recv_ns = ns
-                    ev.inst = st.inst
+            if type(line) is tuple:
+                ev, st = line
+                ns = ev.recv_ns
+                if lo <= ns <= hi:
                     st.count += 1
                     st.last_ns = ns
                     out.append((ns, index, lineno, ev))
-                    continue
-            for ns, ln, ev in self._decode(line, lineno):
-                out.append((ns, index, ln, ev))
+                else:
+                    for t, ln, e in self._odd_time(ns, lineno, ev, st):
+                        out.append((t, index, ln, e))
+                    lo, hi = self._lo, self._hi
+                continue
+            self._decode_line(line, lineno, out)
+            lo, hi = self._lo, self._hi
         if out:
             self._moved(out[-1][0])
         return out
+
+    def _decode_line(self, line: bytes, lineno: int, out: list[tuple[int, int, int, Event]]) -> None:
+        """One line through msgspec, its events appended to ``out``."""
+        index = self.index
+        sp = line.find(b" ")
+        if sp > 0 and line.startswith(_STREAM_PREFIX, sp + 1):
+            st = self._streams.get(line[sp + 12:line.find(b'"', sp + 12)])
+            if st is not None:
+                try:
+                    ns = _timestamp.decode(line[:sp])
+                    if ns < NS_SINCE_EPOCH_MIN:
+                        ns = receive_ns(ns)
+                    ev = st.line_decoder.decode(line[sp + 1:]).data
+                except (ValueError, msgspec.DecodeError) as exc:
+                    self._bad(lineno, str(exc)[:200])
+                    return
+                if not self._lo <= ns <= self._hi:
+                    for t, ln, e in self._odd_time(ns, lineno, ev, st):
+                        out.append((t, index, ln, e))
+                    return
+                ev.recv_ns = ns
+                ev.inst = st.inst
+                st.count += 1
+                st.last_ns = ns
+                out.append((ns, index, lineno, ev))
+                return
+        for ns, ln, ev in self._decode(line, lineno):
+            out.append((ns, index, ln, ev))
 
     # -- receive times
     def _moved(self, ns: int) -> None:
@@ -534,10 +487,8 @@ class RecordingReader:
 
     def _known_stream(self, name: str, kind: str, inst: str, ns: int) -> None:
         """Later lines of stream ``name`` take the one-decode paths."""
-        self._streams[name.encode()] = _Stream(name, kind, inst, ns)
-        tagged = tuple(st.tagged for st in self._streams.values())
-        union = Union[tagged]  # type: ignore[valid-type]  # noqa: UP007 - a union of a runtime tuple
-        self._block_decoder = msgspec.json.Decoder(list[tuple[int, union]], strict=False)
+        st = self._streams[name.encode()] = _Stream(kind, inst, ns)
+        self._known.add(name.encode(), kind, st)
 
     def _snapshot(self, ns: int, env: Envelope, lineno: int) -> list[tuple[int, int, Event]]:
         if env.symbol:
