@@ -452,6 +452,28 @@ def test_compiled_decoding_at_each_fields_bounds_and_without_it(tmp_path, monkey
     assert fast == slow
 
 
+@pytest.mark.parametrize("count", [1, 8, 9, 40])
+def test_compiled_decoder_finds_each_known_stream(count):
+    """A few streams are found by a scan of their names, many by a dict: either way each
+    line goes to its own stream, and a stream not added is left to msgspec."""
+    from quotepipe.marketdata.lines import KnownStreams
+
+    class Stream:
+        def __init__(self, inst):
+            self.inst = inst
+
+    known = KnownStreams()
+    symbols = [f"sym{k}usdt" for k in range(count)]
+    for sym in symbols:
+        known.add(f"{sym}@bookTicker".encode(), "book_ticker", Stream(sym.upper()))
+    lines = [b"1723161254087891000 " + BT_SPOT.replace("btcusdt", sym).encode() % k
+             for k, sym in enumerate(symbols + ["other"])]
+    rows = known.decode_block(b"\n".join(lines))
+    assert [(ev.inst, ev.update_id, st.inst) for ev, st in rows[:-1]] == [
+        (sym.upper(), k, sym.upper()) for k, sym in enumerate(symbols)]
+    assert rows[-1] == lines[-1] and known.decode_lines(lines[-1:]) == lines[-1:]
+
+
 # a good line of each kind: the streams the compiled decoder then knows
 FIRST_LINES = KNOWN[:2] + [KNOWN[2].replace(b'"T":1,', b'"T":1723161254087,')]
 

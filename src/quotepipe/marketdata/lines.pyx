@@ -54,7 +54,8 @@ cdef long long C_MS_MIN = EPOCH_MS_MIN, C_MS_MAX = EPOCH_MS_MAX
 cdef double C_PRICE_MAX = PRICE_MAX, C_QTY_MAX = QTY_MAX
 cdef enum:
     DIGITS_MAX = 40      # a decimal longer than this is left to msgspec
-cdef double EXACT_MAX = 9007199254740992.0   # 2**53: every integer up to it is an exact double
+    SCAN_MAX = 8         # streams found by a scan of their names; more, by the dict
+cdef unsigned long long EXACT_MAX = 9007199254740992   # 2**53: every integer up to it is an exact double
 cdef double[23] POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
                       1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
 
@@ -86,20 +87,24 @@ cdef inline bint is_digit(char ch) noexcept:
     return c'0' <= ch <= c'9'
 
 
+# The scanners below read through a local pointer and store it back once: through ``c`` the
+# compiler keeps the cursor in memory, reloading and storing it at every character.
+
 cdef inline const char *plain_string(Cur *c, Py_ssize_t *n) noexcept:
     """A string's text after its opening quote (consumed with the closing one): printable
     ASCII without a backslash, else NULL."""
-    cdef const char *start = c.p
+    cdef const char *p = c.p
+    cdef const char *end = c.end
     cdef char ch
-    while c.p < c.end:
-        ch = c.p[0]
+    while p < end:
+        ch = p[0]
         if ch == c'"':
-            n[0] = c.p - start
-            c.p += 1
-            return start
+            n[0] = p - c.p
+            p, c.p = c.p, p + 1
+            return p
         if ch == c'\\' or ch < 0x20 or ch > 0x7e:  # char is signed: bytes >= 0x80 are < 0
             break
-        c.p += 1
+        p += 1
     fail(c)
     return NULL
 
@@ -107,20 +112,21 @@ cdef inline const char *plain_string(Cur *c, Py_ssize_t *n) noexcept:
 cdef inline long long integer(Cur *c, long long lo, long long hi) noexcept:
     """A JSON integer of digits, optionally negative, between ``lo`` and ``hi`` (19 digits at
     most: an unsigned 64-bit value cannot overflow)."""
-    cdef bint neg = False
+    cdef const char *p = c.p
+    cdef const char *end = c.end
+    cdef bint neg = p < end and p[0] == c'-'
     cdef unsigned long long v = 0
-    cdef const char *start
-    if c.p < c.end and c.p[0] == c'-':
-        neg = True
-        c.p += 1
-    start = c.p
-    while c.p < c.end and is_digit(c.p[0]):
-        v = v * 10 + <unsigned long long>(c.p[0] - c'0')
-        c.p += 1
-    if c.p == start or c.p - start > 19 or (c.p - start > 1 and start[0] == c'0') or v > <unsigned long long>I64_MAX:
+    cdef const char *start = p + neg
+    p = start
+    while p < end and is_digit(p[0]):
+        v = v * 10 + <unsigned long long>(p[0] - c'0')
+        p += 1
+    c.p = p
+    if p == start or p - start > 19 or (p - start > 1 and start[0] == c'0') \
+            or v > <unsigned long long>I64_MAX:
         fail(c)  # none, more than int64 holds (msgspec decides), or a leading zero
         return 0
-    if c.p < c.end and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):
+    if p < end and (p[0] == c'.' or p[0] == c'e' or p[0] == c'E'):
         fail(c)  # a float in an int field
         return 0
     cdef long long x = -<long long>v if neg else <long long>v
@@ -132,45 +138,47 @@ cdef inline long long integer(Cur *c, long long lo, long long hi) noexcept:
 cdef inline double decimal(Cur *c, double lo, bint lo_open, double hi) noexcept:
     """``digits[.digits]``, quoted or bare, within (or from, where not ``lo_open``) ``lo``
     up to below ``hi``."""
-    cdef bint quoted = c.p < c.end and c.p[0] == c'"'
-    cdef const char *start
+    cdef const char *p = c.p
+    cdef const char *end = c.end
+    cdef bint quoted = p < end and p[0] == c'"'
+    cdef const char *start = p + quoted
+    cdef const char *stop
     cdef unsigned long long m = 0
     cdef int digits = 0, frac = 0
     cdef double x
     cdef char buf[DIGITS_MAX + 1]
-    if quoted:
-        c.p += 1
-    start = c.p
-    while c.p < c.end and is_digit(c.p[0]):
-        if digits < 19:
-            m = m * 10 + <unsigned long long>(c.p[0] - c'0')
-        digits += 1
-        c.p += 1
+    p = start
+    while p < end and is_digit(p[0]):
+        m = m * 10 + <unsigned long long>(p[0] - c'0')  # wraps past 19 digits: then unused
+        p += 1
+    digits = p - start
     if digits == 0 or (digits > 1 and start[0] == c'0'):
-        fail(c)
-        return 0.0
-    if c.p < c.end and c.p[0] == c'.':
-        c.p += 1
-        while c.p < c.end and is_digit(c.p[0]):
-            if digits < 19:
-                m = m * 10 + <unsigned long long>(c.p[0] - c'0')
-            digits += 1
-            frac += 1
-            c.p += 1
+        return fail(c)
+    if p < end and p[0] == c'.':
+        p += 1
+        stop = p
+        while p < end and is_digit(p[0]):
+            m = m * 10 + <unsigned long long>(p[0] - c'0')
+            p += 1
+        frac = p - stop
         if frac == 0:
-            fail(c)
-            return 0.0
-    if c.p - start > DIGITS_MAX or (quoted and not expect(c, c'"')):
-        fail(c)
-        return 0.0
-    if not quoted and c.p < c.end and (c.p[0] == c'e' or c.p[0] == c'E'):
-        fail(c)
-        return 0.0
-    if digits <= 19 and <double>m <= EXACT_MAX:  # and so frac <= 19: 10**frac is exact too
+            return fail(c)
+        digits += frac
+    stop = p
+    if stop - start > DIGITS_MAX:
+        return fail(c)
+    if quoted:
+        if not (p < end and p[0] == c'"'):
+            return fail(c)
+        p += 1
+    elif p < end and (p[0] == c'e' or p[0] == c'E'):
+        return fail(c)
+    c.p = p
+    if digits <= 19 and m <= EXACT_MAX:  # and so frac <= 19: 10**frac is exact too
         x = <double>m / POW10[frac]
     else:
-        memcpy(buf, start, (c.p - quoted) - start)
-        buf[(c.p - quoted) - start] = 0
+        memcpy(buf, start, stop - start)
+        buf[stop - start] = 0
         x = strtod(buf, NULL)
     if not (x > lo if lo_open else x >= lo) or not x < hi:
         fail(c)
@@ -245,12 +253,27 @@ cdef class KnownStreams:
     """
 
     cdef dict _streams   # name (bytes) -> (kind code, stream object, instrument id)
+    cdef list _names     # the names, in the order added, and their entries: a file has a few
+    cdef list _entries   # streams, found by a compare of bytes where a dict would hash the name
 
     def __init__(self) -> None:
-        self._streams = {}
+        self._streams, self._names, self._entries = {}, [], []
 
     def add(self, bytes name, str kind, object stream) -> None:
-        self._streams[name] = (KINDS[kind], stream, stream.inst)
+        entry = self._streams[name] = (KINDS[kind], stream, stream.inst)
+        self._names.append(name)
+        self._entries.append(entry)
+
+    cdef object _find(self, const char *name, Py_ssize_t n):
+        cdef Py_ssize_t j
+        cdef bytes known
+        if len(self._names) > SCAN_MAX:
+            return self._streams.get(PyBytes_FromStringAndSize(name, n))
+        for j in range(len(self._names)):
+            known = <bytes>self._names[j]
+            if PyBytes_GET_SIZE(known) == n and memcmp(PyBytes_AS_STRING(known), name, n) == 0:
+                return self._entries[j]
+        return None
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -310,7 +333,7 @@ cdef class KnownStreams:
         name = plain_string(&c, &n)
         if not c.ok:
             return None
-        entry = self._streams.get(PyBytes_FromStringAndSize(name, n))
+        entry = self._find(name, n)
         if entry is None:
             return None
         if end - c.p < 8 or c.p[0] != c',' or c.p[1] != c'"' or c.p[2] != c'd' or c.p[3] != c'a' \
