@@ -22,6 +22,8 @@ STAGES = ("fetch_md", "spread", "guards", "inventory", "queue_aware", "emit")
 EXTENSIONS = [
     Extension("quotepipe.marketdata.book", ["src/quotepipe/marketdata/book.pyx"],
               language="c++", extra_compile_args=FLAGS),
+    Extension("quotepipe.marketdata.levels", ["src/quotepipe/marketdata/levels.pyx"],
+              extra_compile_args=FLAGS),
     Extension("quotepipe.marketdata.lines", ["src/quotepipe/marketdata/lines.pyx"],
               extra_compile_args=FLAGS),
     Extension("quotepipe.workers.decisions", ["src/quotepipe/workers/decisions.pyx"],

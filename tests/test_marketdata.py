@@ -296,7 +296,8 @@ def _read_both_ways(path, monkeypatch):
     compared by their JSON text, which tells every bit apart)."""
     def read():
         reader = RecordingReader(path)
-        events = [(ns, ln, type(ev).__name__, msgspec.json.encode(ev)) for ns, _, ln, ev in reader]
+        events = [(ns, ln, type(ev).__name__, msgspec.json.encode(ev, enc_hook=list))  # Levels: a list
+                  for ns, _, ln, ev in reader]
         return events, reader.counts, reader.malformed, reader.lines, reader.first_ns, reader.last_ns
     fast = read()
     with monkeypatch.context() as m:
@@ -472,6 +473,32 @@ def test_compiled_decoder_finds_each_known_stream(count):
     assert [(ev.inst, ev.update_id, st.inst) for ev, st in rows[:-1]] == [
         (sym.upper(), k, sym.upper()) for k, sym in enumerate(symbols)]
     assert rows[-1] == lines[-1] and known.decode_lines(lines[-1:]) == lines[-1:]
+
+
+def test_levels_read_as_the_list_of_pairs_msgspec_gives():
+    """The compiled decoder's ``Levels`` is the sequence of ``(price, qty)`` tuples that
+    msgspec's list is: indexed, sliced, iterated, compared, copied."""
+    import copy
+    import pickle
+    from collections.abc import Sequence
+
+    from quotepipe.marketdata.levels import Levels, of_pairs
+
+    pairs = [(100.5, 0.0), (100.4, 2.0), (99.0, 1e-8)]
+    levels = of_pairs(pairs)
+    assert isinstance(levels, Sequence) and len(levels) == 3 and len(Levels()) == 0
+    assert levels[0] == pairs[0] and levels[-1] == pairs[-1] and levels[1:] == pairs[1:]
+    assert list(levels) == pairs and levels == pairs and levels == tuple(pairs) and levels != pairs[:2]
+    assert levels == of_pairs(pairs) and levels != of_pairs(pairs[::-1]) and levels != "x"
+    assert pickle.loads(pickle.dumps(levels)) == pairs and copy.deepcopy(levels) == pairs
+    assert repr(levels) == f"Levels({pairs!r})"
+    with pytest.raises(IndexError):
+        levels[3]
+    with pytest.raises(TypeError):
+        hash(levels)
+    book = OrderBook("binance-usdm:X", True)
+    book.bids.apply(levels)
+    assert book.bids.best_level() == (100.4, 2.0)  # a size of 0 removes its level
 
 
 # a good line of each kind: the streams the compiled decoder then knows

@@ -38,6 +38,7 @@ from quotepipe.domain.snapshot import LEVELS as _LEVELS
 from quotepipe.marketdata.messages import BookTickerEvent, DepthEvent, SnapshotEvent, TradeEvent
 
 from quotepipe.domain.fields cimport check, f64, flag, i64, obj, offset
+from quotepipe.marketdata.levels cimport Levels
 
 log = logging.getLogger(__name__)
 
@@ -275,25 +276,41 @@ cdef class BookSide:
             self.lo = best + WINDOW  # the map holds everything: recenter pulls the window in
             self.recenter(best - WINDOW_AHEAD)
 
-    def apply(self, list levels) -> bool:
+    def apply(self, levels) -> bool:
         """Set each ``(price, size)``; a size that is not positive removes the level.
-        True when the best ``LEVELS`` changed.
+        True when the best ``LEVELS`` changed."""
+        return self.apply_levels(levels)
+
+    cdef bint apply_levels(self, object levels) except -1:
+        """``apply``: the levels of a ``Levels`` (the compiled decoder's) read as C doubles, of
+        a list (msgspec's) from its tuples.
 
         While nothing in the top has changed, the top's last key is the one found
         before the diff, so one comparison per level tells whether it is inside."""
         cdef long long kth = self.kth_key()
         cdef bint changed = False
         cdef Level lv
-        cdef long long k
+        cdef Py_ssize_t j
         cdef tuple t
-        for t in levels:
-            lv.px = t[0]
-            lv.qty = t[1]
-            k = self.key(lv.px, True)
-            if self.set_level(k, lv) and k <= kth:
-                changed = True
+        cdef Levels packed
+        if type(levels) is Levels:
+            packed = <Levels>levels
+            for j in range(packed.n):
+                lv.px = packed.pairs[2 * j]
+                lv.qty = packed.pairs[2 * j + 1]
+                changed |= self.put(lv, kth)
+        else:
+            for t in <list?>levels:
+                lv.px = t[0]
+                lv.qty = t[1]
+                changed |= self.put(lv, kth)
         self.settle()
         return changed
+
+    cdef inline bint put(self, Level lv, long long kth) except -1:
+        """Set one level; True when it is within the top (key ``kth`` or better)."""
+        cdef long long k = self.key(lv.px, True)
+        return self.set_level(k, lv) and k <= kth
 
     def __len__(self) -> int:
         return self.n_in + self.far.size()
@@ -448,7 +465,7 @@ cdef class OrderBook:
         elif (prev != lid) if self.futures else (first != lid + 1):
             self._gap(ev)
             return False
-        if self.bids.apply(obj(ev, D_BIDS)) | self.asks.apply(obj(ev, D_ASKS)):  # both sides, always
+        if self.bids.apply_levels(obj(ev, D_BIDS)) | self.asks.apply_levels(obj(ev, D_ASKS)):  # both, always
             self.top_dirty = True
         self.last_id = last
         self.applied += 1

@@ -23,6 +23,8 @@ from cpython.object cimport PyObject
 from libc.stdlib cimport strtod
 from libc.string cimport memchr, memcmp, memcpy
 
+from quotepipe.marketdata.levels cimport Levels
+
 from quotepipe.marketdata.messages import (
     EPOCH_MS_MAX,
     EPOCH_MS_MIN,
@@ -217,9 +219,9 @@ cdef inline void skip_value(Cur *c) noexcept:
         fail(c)
 
 
-cdef inline list levels(Cur *c):
-    """``[["price","qty"],...]``: a list of (price, qty) tuples, as msgspec gives ``list[Level]``."""
-    cdef list out = []
+cdef inline Levels levels(Cur *c):
+    """``[["price","qty"],...]``: the pairs msgspec gives as ``list[Level]``, in a ``Levels``."""
+    cdef Levels out = Levels.__new__(Levels)
     cdef double px, qty
     if not expect(c, c'['):
         return out
@@ -235,7 +237,7 @@ cdef inline list levels(Cur *c):
         qty = decimal(c, 0.0, False, C_QTY_MAX)
         if not (c.ok and expect(c, c']')):
             break
-        out.append((px, qty))
+        out.add(px, qty)
         if c.p < c.end and c.p[0] == c',':
             c.p += 1
         else:

@@ -8,6 +8,7 @@ instrument id, the same for every venue.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
@@ -82,8 +83,9 @@ class DepthEvent(msgspec.Struct, gc=False, kw_only=True, rename={
     first_id: UpdateId   #: U
     last_id: UpdateId    #: u
     prev_id: Annotated[int, msgspec.Meta(ge=-1, le=ID_MAX)] = -1   #: pu (futures); -1 on spot
-    bids: list[Level]
-    asks: list[Level]
+    #: msgspec decodes a list; the compiled decoder (``lines``) gives a ``levels.Levels``
+    bids: Sequence[Level]
+    asks: Sequence[Level]
     exch_ms: OptionalExchangeMs = 0
 
     @property
