@@ -128,7 +128,7 @@ def main() -> None:
                "ratio_vs_json": spread([tr / to for (_, to), (_, tr) in zip(ours, ref, strict=True)])}
     emit(figures, args.json, [
         f"{n} messages from {len(paths)} recordings (read, gunzip, decode, merge, book update)",
-        f"quotepipe (msgspec): {show(figures['msgs_per_s'], 1e3, ' k msgs/s')}",
+        f"quotepipe          : {show(figures['msgs_per_s'], 1e3, ' k msgs/s')}",
         f"json module        : {show(figures['json_module_msgs_per_s'], 1e3, ' k msgs/s')}",
         f"ratio, per pair    : {show(figures['ratio_vs_json'])}",
     ])
