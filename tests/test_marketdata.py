@@ -281,14 +281,15 @@ def test_fuzzed_lines_never_raise(tmp_path, lines):
 class MsgspecOnly:
     """A ``KnownStreams`` that decodes no line itself: every line goes to msgspec."""
 
-    def add(self, name, kind, stream):
+    def add(self, name, stream):
         pass
 
-    def decode_block(self, block):
-        return block.split(b"\n")
-
-    def decode_lines(self, lines):
-        return list(lines)
+    def decode_rows(self, block, pos, lo, hi, index, lineno, out, whole=False):
+        if pos > len(block):
+            return pos, lineno, None
+        end = len(block) if whole else block.find(b"\n", pos)
+        end = len(block) if end < 0 else end
+        return end + 1, lineno + 1, block[pos:end]
 
 
 def _read_both_ways(path, monkeypatch):
@@ -457,48 +458,20 @@ def test_compiled_decoding_at_each_fields_bounds_and_without_it(tmp_path, monkey
 def test_compiled_decoder_finds_each_known_stream(count):
     """A few streams are found by a scan of their names, many by a dict: either way each
     line goes to its own stream, and a stream not added is left to msgspec."""
-    from quotepipe.marketdata.lines import KnownStreams
-
-    class Stream:
-        def __init__(self, inst):
-            self.inst = inst
+    from quotepipe.marketdata.lines import KnownStreams, Stream
 
     known = KnownStreams()
     symbols = [f"sym{k}usdt" for k in range(count)]
     for sym in symbols:
-        known.add(f"{sym}@bookTicker".encode(), "book_ticker", Stream(sym.upper()))
+        known.add(f"{sym}@bookTicker".encode(), Stream("book_ticker", sym.upper(), 0, None))
     lines = [b"1723161254087891000 " + BT_SPOT.replace("btcusdt", sym).encode() % k
              for k, sym in enumerate(symbols + ["other"])]
-    rows = known.decode_block(b"\n".join(lines))
-    assert [(ev.inst, ev.update_id, st.inst) for ev, st in rows[:-1]] == [
-        (sym.upper(), k, sym.upper()) for k, sym in enumerate(symbols)]
-    assert rows[-1] == lines[-1] and known.decode_lines(lines[-1:]) == lines[-1:]
-
-
-def test_levels_read_as_the_list_of_pairs_msgspec_gives():
-    """The compiled decoder's ``Levels`` is the sequence of ``(price, qty)`` tuples that
-    msgspec's list is: indexed, sliced, iterated, compared, copied."""
-    import copy
-    import pickle
-    from collections.abc import Sequence
-
-    from quotepipe.marketdata.levels import Levels, of_pairs
-
-    pairs = [(100.5, 0.0), (100.4, 2.0), (99.0, 1e-8)]
-    levels = of_pairs(pairs)
-    assert isinstance(levels, Sequence) and len(levels) == 3 and len(Levels()) == 0
-    assert levels[0] == pairs[0] and levels[-1] == pairs[-1] and levels[1:] == pairs[1:]
-    assert list(levels) == pairs and levels == pairs and levels == tuple(pairs) and levels != pairs[:2]
-    assert levels == of_pairs(pairs) and levels != of_pairs(pairs[::-1]) and levels != "x"
-    assert pickle.loads(pickle.dumps(levels)) == pairs and copy.deepcopy(levels) == pairs
-    assert repr(levels) == f"Levels({pairs!r})"
-    with pytest.raises(IndexError):
-        levels[3]
-    with pytest.raises(TypeError):
-        hash(levels)
-    book = OrderBook("binance-usdm:X", True)
-    book.bids.apply(levels)
-    assert book.bids.best_level() == (100.4, 2.0)  # a size of 0 removes its level
+    out = []
+    assert known.decode_rows(b"\n".join(lines), 0, 0, 2**62, 7, 0, out) == (
+        sum(len(line) + 1 for line in lines), count + 1, lines[-1])
+    assert [(ns, index, ln, ev.inst, ev.update_id) for ns, index, ln, ev in out] == [
+        (T0, 7, k + 1, sym.upper(), k) for k, sym in enumerate(symbols)]
+    assert known.decode_rows(lines[0], 0, T0 + 1, T0 + 2, 0, 0, out, True)[2][1].inst == "SYM0USDT"
 
 
 # a good line of each kind: the streams the compiled decoder then knows
@@ -703,9 +676,18 @@ def test_a_line_that_lacks_or_mangles_what_its_event_needs_is_skipped(tmp_path, 
             assert ev.price > 0 and ev.qty > 0 and ev.trade_ms > 0
 
 
+@pytest.fixture(params=["blocks", "a block a line"])
+def block_bytes(request, monkeypatch):
+    """Blocks of the default size, or one line each, so that the lines after a stream's first
+    go through the compiled decoder's receive-time window even in a short file."""
+    if request.param != "blocks":
+        monkeypatch.setattr(recording, "BLOCK_BYTES", 1)
+        monkeypatch.setattr(recording, "READ_BYTES", 256)
+
+
 @pytest.mark.parametrize("stamp", ["8999999999000000000", "1e23", "99999999999999999999999", "-5",
                                    "1723161254087891000.5", "0"])
-def test_a_receive_time_outside_the_sane_window_is_malformed(tmp_path, stamp):
+def test_a_receive_time_outside_the_sane_window_is_malformed(tmp_path, stamp, block_bytes):
     """Year 2255 made the md process sleep toward it; 1e23 crashed it; both changed replays."""
     lines = [f"{T0 + k * 1000} {BT_SPOT % k}" for k in range(1, 30)]
     lines.insert(10, f"{stamp} {BT_SPOT % 100}")
@@ -716,7 +698,7 @@ def test_a_receive_time_outside_the_sane_window_is_malformed(tmp_path, stamp):
     assert all(T0 <= ev.recv_ns < T0 + 10**9 for _, ev in events)
 
 
-def test_a_receive_time_far_from_both_neighbours_is_malformed_but_a_real_gap_is_kept(tmp_path):
+def test_a_receive_time_far_from_both_neighbours_is_malformed_but_a_real_gap_is_kept(tmp_path, block_bytes):
     day, hour = 86_400 * 10**9, 3600 * 10**9
     times = [T0 + k * 1000 for k in range(10)]
     times += [T0 + 2 * day]                                   # line 11: a lone outlier ahead
@@ -739,7 +721,7 @@ def test_a_receive_time_far_from_both_neighbours_is_malformed_but_a_real_gap_is_
     assert len(_read(path)[1]) == 2
 
 
-def test_block_and_line_paths_agree_on_bad_times(tmp_path, monkeypatch):
+def test_compiled_and_msgspec_decoding_agree_on_bad_times(tmp_path, monkeypatch, block_bytes):
     times = [T0 + k * 1000 for k in range(200)]
     times[50] = T0 + 400 * 86_400 * 10**9
     times[120:] = [t + 7200 * 10**9 for t in times[120:]]

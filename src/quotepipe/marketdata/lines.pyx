@@ -246,23 +246,36 @@ cdef inline Levels levels(Cur *c):
     return out
 
 
+cdef class Stream:
+    """A stream recognised in one file: its kind, its instrument, the msgspec decoder of its
+    lines (for those the compiled decoder leaves), and its counts, kept here by either."""
+
+    cdef public object line_decoder
+    cdef public str kind, inst
+    cdef public long long count, last_ns
+
+    def __init__(self, str kind, str inst, long long ns, line_decoder) -> None:
+        self.kind, self.inst, self.last_ns, self.line_decoder = kind, inst, ns, line_decoder
+        self.count = 0
+
+
 cdef class KnownStreams:
     """The streams recognised in one file, by name, and the decoder of their lines.
 
-    ``add`` a stream once it is recognised (its kind and the object that stands for it:
-    the reader's, with its instrument id in ``inst``); ``decode_block`` then decodes
-    each line of a block that belongs to one of them, in Binance's canonical form.
+    ``add`` a stream once it is recognised; ``decode_rows`` then decodes the lines of a
+    block that belong to one of them, in Binance's canonical form, until one needs the
+    reader (another form, another stream, a receive time outside the reader's window).
     """
 
-    cdef dict _streams   # name (bytes) -> (kind code, stream object, instrument id)
+    cdef dict _streams   # name (bytes) -> (kind code, stream, instrument id)
     cdef list _names     # the names, in the order added, and their entries: a file has a few
     cdef list _entries   # streams, found by a compare of bytes where a dict would hash the name
 
     def __init__(self) -> None:
         self._streams, self._names, self._entries = {}, [], []
 
-    def add(self, bytes name, str kind, object stream) -> None:
-        entry = self._streams[name] = (KINDS[kind], stream, stream.inst)
+    def add(self, bytes name, Stream stream) -> None:
+        entry = self._streams[name] = (KINDS[stream.kind], stream, stream.inst)
         self._names.append(name)
         self._entries.append(entry)
 
@@ -280,39 +293,39 @@ cdef class KnownStreams:
     def __len__(self) -> int:
         return len(self._streams)
 
-    def decode_block(self, bytes block) -> list:
-        """Per line of ``block`` (lines joined by ``\\n``): ``(event, stream)`` when the line
-        is a known stream's in the canonical form (``recv_ns`` and ``inst`` set), else the
-        line itself, for the reader's msgspec path."""
-        cdef const char *p = PyBytes_AS_STRING(block)
-        cdef const char *end = p + PyBytes_GET_SIZE(block)
+    def decode_rows(self, bytes block, Py_ssize_t pos, long long lo, long long hi, object index,
+                    Py_ssize_t lineno, list out, bint whole=False) -> tuple:
+        """The lines of ``block`` (joined by ``\\n``; ``whole``: one line, newlines and all)
+        from byte ``pos``, each appended to ``out`` as ``(receive ns, index, line number,
+        event)`` and counted on its stream while it is a known stream's canonical line
+        received within ``[lo, hi]``. Returns ``(pos, lineno, row)`` after the first line it
+        does not take: ``row`` is that line, for msgspec, or ``(event, stream)`` when only its
+        time is outside; None at the end (``lineno``: the number of the last line read)."""
+        cdef const char *base = PyBytes_AS_STRING(block)
+        cdef const char *end = base + PyBytes_GET_SIZE(block)
+        cdef const char *p = base + pos
         cdef const char *nl
-        cdef list out = []
-        cdef object row
-        while True:
-            nl = <const char *>memchr(p, c'\n', end - p)
+        cdef Stream st
+        cdef long long ns
+        while p <= end:
+            nl = end if whole else <const char *>memchr(p, c'\n', end - p)
             if nl == NULL:
                 nl = end
-            row = self._line(p, nl) if self._streams else None
-            out.append(PyBytes_FromStringAndSize(p, nl - p) if row is None else row)
-            if nl == end:
-                return out
+            lineno += 1
+            pos = nl + 1 - base
+            row = self._line(p, nl, &ns) if self._streams else None
+            if row is None:
+                return pos, lineno, PyBytes_FromStringAndSize(p, nl - p)
+            ev, st = <tuple>row
+            if not lo <= ns <= hi:
+                return pos, lineno, row
+            st.count += 1
+            st.last_ns = ns
+            out.append((ns, index, lineno, ev))
             p = nl + 1
+        return pos, lineno, None
 
-    def decode_lines(self, list lines) -> list:
-        """``decode_block`` for lines given one by one (the live feed's)."""
-        cdef list out = []
-        cdef object row
-        cdef const char *p
-        for line in lines:
-            row = None
-            if self._streams and type(line) is bytes:
-                p = PyBytes_AS_STRING(line)
-                row = self._line(p, p + PyBytes_GET_SIZE(line))
-            out.append(line if row is None else row)
-        return out
-
-    cdef object _line(self, const char *p, const char *end):
+    cdef object _line(self, const char *p, const char *end, long long *ns_out):
         cdef Cur c
         cdef Py_ssize_t n
         cdef const char *name
@@ -350,6 +363,7 @@ cdef class KnownStreams:
             c.p += 1
         if c.p != c.end:
             return None
+        ns_out[0] = ns
         return (ev, stream)
 
 

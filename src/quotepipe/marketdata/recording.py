@@ -38,7 +38,7 @@ try:  # ISA-L inflate: the same API as zlib, about 4x faster on these files (ben
 except ImportError:  # pragma: no cover - a platform without an isal wheel
     _inflate = zlib  # type: ignore[misc]
 
-from quotepipe.marketdata.lines import KnownStreams
+from quotepipe.marketdata.lines import KnownStreams, Stream
 from quotepipe.marketdata.messages import (
     BookTickerEvent,
     BookTickerId,
@@ -169,19 +169,6 @@ def read_blocks(path: Path, done: list[int] | None = None) -> Iterator[bytes]:
             yield rest
 
 
-class _Stream:
-    """A stream recognised in one file: how its lines decode, its instrument, its counts."""
-
-    __slots__ = ("line_decoder", "kind", "inst", "count", "last_ns")
-
-    def __init__(self, kind: str, inst: str, ns: int) -> None:
-        self.line_decoder = _LINE_DECODERS[kind]
-        self.kind = kind
-        self.inst = inst
-        self.count = 0
-        self.last_ns = ns
-
-
 class RecordingReader:
     """Events of one file, in file order, with per-kind and per-instrument counts.
 
@@ -202,7 +189,7 @@ class RecordingReader:
         self._last_ns: dict[str, int] = {}
         self.instruments: list[str] = []
         self._pending_snapshots: list[tuple[int, int, Envelope]] = []
-        self._streams: dict[bytes, _Stream] = {}  # known streams by name
+        self._streams: dict[bytes, Stream] = {}  # known streams by name
         self._known = KnownStreams()  # ... and their lines' compiled decoder
         self.events = 0           #: events read so far
         self.bytes_read = [0]     #: bytes of the file read so far (``[0]``), for progress
@@ -260,9 +247,8 @@ class RecordingReader:
         lineno = 0
         try:
             for block in read_blocks(self.path, self.bytes_read):
-                rows = self._known.decode_block(block)
-                out = self._decode_rows(rows, lineno)
-                lineno += len(rows)
+                out: list[tuple[int, int, int, Event]] = []
+                lineno = self._decode_into(out, block, lineno)
                 if out:
                     self.events += len(out)
                     yield out
@@ -284,36 +270,35 @@ class RecordingReader:
     def decode_lines(self, lines: list[bytes]) -> list[Event]:
         """Lines as a recording holds them (``<receive ns> <message>``), not read from the file: the
         live feed's path through the same decoders, checks and counts (``malformed``)."""
-        out = self._decode_rows(self._known.decode_lines(lines), self.lines)
-        self.lines += len(lines)
+        out: list[tuple[int, int, int, Event]] = []
+        for line in lines:
+            self.lines = self._decode_into(out, line, self.lines, whole=True, moved=False)
+        if out:
+            self._moved(out[-1][0])
         self.events += len(out)
         return [ev for _, _, _, ev in out]
 
-    def _decode_rows(self, rows: list[Any], lineno: int) -> list[tuple[int, int, int, Event]]:
-        """Lines as ``KnownStreams`` left them: its ``(event, stream)``, or a line for msgspec (a
-        known stream in one decode, anything else through ``_decode``)."""
+    def _decode_into(self, out: list[tuple[int, int, int, Event]], block: bytes, lineno: int,
+                     whole: bool = False, moved: bool = True) -> int:
+        """The events of ``block``'s lines (``whole``: one line) appended to ``out``: known
+        streams' in compiled code, the lines it leaves through msgspec (``_decode_line``) or
+        the receive-time check (``_odd_time``). Returns the number of the last line."""
         index = self.index
-        out: list[tuple[int, int, int, Event]] = []
-        lo, hi = self._lo, self._hi
-        for line in rows:
-            lineno += 1
-            if type(line) is tuple:
-                ev, st = line
-                ns = ev.recv_ns
-                if lo <= ns <= hi:
-                    st.count += 1
-                    st.last_ns = ns
-                    out.append((ns, index, lineno, ev))
-                else:
-                    for t, ln, e in self._odd_time(ns, lineno, ev, st):
-                        out.append((t, index, ln, e))
-                    lo, hi = self._lo, self._hi
-                continue
-            self._decode_line(line, lineno, out)
-            lo, hi = self._lo, self._hi
-        if out:
+        known = self._known
+        pos = 0
+        while True:
+            pos, lineno, row = known.decode_rows(block, pos, self._lo, self._hi, index, lineno, out, whole)
+            if row is None:
+                break
+            if type(row) is tuple:  # decoded; its receive time is for the check
+                ev, st = row
+                for t, ln, e in self._odd_time(ev.recv_ns, lineno, ev, st):
+                    out.append((t, index, ln, e))
+            else:
+                self._decode_line(row, lineno, out)
+        if moved and out:
             self._moved(out[-1][0])
-        return out
+        return lineno
 
     def _decode_line(self, line: bytes, lineno: int, out: list[tuple[int, int, int, Event]]) -> None:
         """One line through msgspec, its events appended to ``out``."""
@@ -397,7 +382,7 @@ class RecordingReader:
         self._anchor = ns
         if ev is None:
             return self._decode_body(ns, src, lineno)
-        st: _Stream = src
+        st: Stream = src
         ev.recv_ns = ns
         ev.inst = st.inst
         st.count += 1
@@ -487,8 +472,8 @@ class RecordingReader:
 
     def _known_stream(self, name: str, kind: str, inst: str, ns: int) -> None:
         """Later lines of stream ``name`` take the one-decode paths."""
-        st = self._streams[name.encode()] = _Stream(kind, inst, ns)
-        self._known.add(name.encode(), kind, st)
+        st = self._streams[name.encode()] = Stream(kind, inst, ns, _LINE_DECODERS[kind])
+        self._known.add(name.encode(), st)
 
     def _snapshot(self, ns: int, env: Envelope, lineno: int) -> list[tuple[int, int, Event]]:
         if env.symbol:
