@@ -6,21 +6,22 @@ depth diff's levels (a string, a lax number parse and a constraint check for eac
 some 140 numbers a diff). Binance writes one canonical form; this decoder reads that
 form only: no whitespace, keys and strings of plain ASCII without escapes, integers
 and decimals of digits (a decimal quoted or bare, no sign or exponent), values within
-the bounds ``messages`` puts on each field, a key given twice is taken at its last
-value, as msgspec takes it. A line in any other form,
-or with a field missing, is not decoded here: it goes back to the reader, which
-decodes it with msgspec as before and refuses what msgspec refuses. So both give the
-same events for the lines this one takes, and every malformed line is still refused,
-counted and named by msgspec's own message.
+the bounds ``messages`` puts on each field; a key given twice is taken at its last
+value, as msgspec takes it. A line in any other form, or with a field missing, is
+not decoded here: it goes back to the reader, which decodes it with msgspec as
+before and refuses what msgspec refuses. So both give the same events for the lines
+this one takes, and every malformed line is still refused, counted and named by
+msgspec's own message.
 
 A decimal is the correctly rounded double of its digits, as msgspec and ``float()``
 give it: exactly ``digits / 10**n`` in one IEEE division when both are exact
-doubles (Clinger's fast path), otherwise ``strtod``.
+doubles (Clinger's fast path), otherwise CPython's own parser
+(``PyOS_string_to_double``: correctly rounded, and blind to the C locale, which
+``strtod`` is not: under a locale with a decimal comma it would stop at the point).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
-from libc.stdlib cimport strtod
 from libc.string cimport memchr, memcmp, memcpy
 
 from quotepipe.marketdata.levels cimport Levels
@@ -39,6 +40,7 @@ from quotepipe.marketdata.messages import (
 
 cdef extern from "Python.h":
     object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf, object kwnames)
+    double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception)
 
 
 cdef enum Kind:
@@ -181,7 +183,7 @@ cdef inline double decimal(Cur *c, double lo, bint lo_open, double hi) noexcept:
     else:
         memcpy(buf, start, stop - start)
         buf[stop - start] = 0
-        x = strtod(buf, NULL)
+        x = PyOS_string_to_double(buf, NULL, NULL)  # digits and a point: it cannot fail
     if not (x > lo if lo_open else x >= lo) or not x < hi:
         fail(c)
     return x
