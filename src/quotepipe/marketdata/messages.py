@@ -15,7 +15,10 @@ import msgspec
 
 # What a field may hold. A value outside is a malformed line, refused by the
 # decoder itself (no pass over the events): a missing price is not a price of
-# 0, and ``"nan"``, ``"inf"`` or ``"-1"`` is not a price at all.
+# 0, and ``"nan"``, ``"inf"`` or ``"-1"`` is not a price at all. The compiled
+# decoder of canonical lines (``lines.read_field``) applies the same bounds, field
+# by field, and leaves a line to msgspec where a value falls outside: a bound
+# changed here is changed there too (the bound tests in test_marketdata hold both).
 PRICE_MAX = 1e15        #: above any traded price: also refuses ``inf``
 QTY_MAX = 1e18
 EPOCH_MS_MIN = 1_262_304_000_000   #: 2010-01-01 in ms: an exchange time before is not one
