@@ -281,8 +281,11 @@ def test_fuzzed_lines_never_raise(tmp_path, lines):
 class MsgspecOnly:
     """A ``KnownStreams`` that decodes no line itself: every line goes to msgspec."""
 
+    def __init__(self):
+        self.streams = {}
+
     def add(self, name, stream):
-        pass
+        self.streams[name] = stream
 
     def decode_rows(self, block, pos, lo, hi, index, lineno, out, whole=False):
         if pos > len(block):

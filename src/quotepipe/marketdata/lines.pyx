@@ -253,12 +253,13 @@ cdef class Stream:
     lines (for those the compiled decoder leaves), and its counts, kept here by either."""
 
     cdef public object line_decoder
-    cdef public str kind, inst
+    cdef readonly str kind, inst
+    cdef int code   # the kind's ``Kind``
     cdef public long long count, last_ns
 
     def __init__(self, str kind, str inst, long long ns, line_decoder) -> None:
-        self.kind, self.inst, self.last_ns, self.line_decoder = kind, inst, ns, line_decoder
-        self.count = 0
+        self.kind, self.code, self.inst = kind, KINDS[kind], inst
+        self.last_ns, self.line_decoder, self.count = ns, line_decoder, 0
 
 
 cdef class KnownStreams:
@@ -269,31 +270,28 @@ cdef class KnownStreams:
     reader (another form, another stream, a receive time outside the reader's window).
     """
 
-    cdef dict _streams   # name (bytes) -> (kind code, stream, instrument id)
-    cdef list _names     # the names, in the order added, and their entries: a file has a few
-    cdef list _entries   # streams, found by a compare of bytes where a dict would hash the name
+    cdef readonly dict streams  #: name (bytes) -> its ``Stream``
+    cdef list _names            # the names, in the order added, and their streams: a file has a
+    cdef list _streams          # few, found by a compare of bytes where a dict would hash the name
 
     def __init__(self) -> None:
-        self._streams, self._names, self._entries = {}, [], []
+        self.streams, self._names, self._streams = {}, [], []
 
     def add(self, bytes name, Stream stream) -> None:
-        entry = self._streams[name] = (KINDS[stream.kind], stream, stream.inst)
+        self.streams[name] = stream
         self._names.append(name)
-        self._entries.append(entry)
+        self._streams.append(stream)
 
-    cdef object _find(self, const char *name, Py_ssize_t n):
+    cdef Stream _find(self, const char *name, Py_ssize_t n):
         cdef Py_ssize_t j
         cdef bytes known
         if len(self._names) > SCAN_MAX:
-            return self._streams.get(PyBytes_FromStringAndSize(name, n))
+            return self.streams.get(PyBytes_FromStringAndSize(name, n))
         for j in range(len(self._names)):
             known = <bytes>self._names[j]
             if PyBytes_GET_SIZE(known) == n and memcmp(PyBytes_AS_STRING(known), name, n) == 0:
-                return self._entries[j]
+                return self._streams[j]
         return None
-
-    def __len__(self) -> int:
-        return len(self._streams)
 
     def decode_rows(self, bytes block, Py_ssize_t pos, long long lo, long long hi, object index,
                     Py_ssize_t lineno, list out, bint whole=False) -> tuple:
@@ -315,7 +313,7 @@ cdef class KnownStreams:
                 nl = end
             lineno += 1
             pos = nl + 1 - base
-            row = self._line(p, nl, &ns) if self._streams else None
+            row = self._line(p, nl, &ns) if self._names else None
             if row is None:
                 return pos, lineno, PyBytes_FromStringAndSize(p, nl - p)
             ev, st = <tuple>row
@@ -350,15 +348,14 @@ cdef class KnownStreams:
         name = plain_string(&c, &n)
         if not c.ok:
             return None
-        entry = self._find(name, n)
-        if entry is None:
+        cdef Stream stream = self._find(name, n)
+        if stream is None:
             return None
         if end - c.p < 8 or c.p[0] != c',' or c.p[1] != c'"' or c.p[2] != c'd' or c.p[3] != c'a' \
                 or c.p[4] != c't' or c.p[5] != c'a' or c.p[6] != c'"' or c.p[7] != c':':
             return None
         c.p += 8
-        kind, stream, inst = <tuple>entry
-        ev = event(&c, kind, ns, inst)
+        ev = event(&c, stream.code, ns, stream.inst)
         if ev is None or not expect(&c, c'}'):
             return None
         while c.p < c.end and (c.p[0] == c' ' or c.p[0] == c'\t' or c.p[0] == c'\r'):

@@ -189,8 +189,7 @@ class RecordingReader:
         self._last_ns: dict[str, int] = {}
         self.instruments: list[str] = []
         self._pending_snapshots: list[tuple[int, int, Envelope]] = []
-        self._streams: dict[bytes, Stream] = {}  # known streams by name
-        self._known = KnownStreams()  # ... and their lines' compiled decoder
+        self._known = KnownStreams()  # the known streams, by name, and their lines' compiled decoder
         self.events = 0           #: events read so far
         self.bytes_read = [0]     #: bytes of the file read so far (``[0]``), for progress
         # the receive-time check: times within [lo, hi] are taken without a look; others go to
@@ -203,14 +202,14 @@ class RecordingReader:
     def counts(self) -> Counter[tuple[str, str]]:
         """(instrument, kind) -> lines, over both decode paths."""
         out = Counter(self._counts)
-        for st in self._streams.values():
+        for st in self._known.streams.values():
             out[st.inst, st.kind] += st.count
         return out
 
     @property
     def last_ns(self) -> dict[str, int]:
         out = dict(self._last_ns)
-        for st in self._streams.values():
+        for st in self._known.streams.values():
             if st.count and st.last_ns > out.get(st.inst, 0):
                 out[st.inst] = st.last_ns
         return out
@@ -250,6 +249,7 @@ class RecordingReader:
                 out: list[tuple[int, int, int, Event]] = []
                 lineno = self._decode_into(out, block, lineno)
                 if out:
+                    self._moved(out[-1][0])
                     self.events += len(out)
                     yield out
         except READ_ERRORS as exc:  # truncated or corrupt gzip
@@ -272,14 +272,14 @@ class RecordingReader:
         live feed's path through the same decoders, checks and counts (``malformed``)."""
         out: list[tuple[int, int, int, Event]] = []
         for line in lines:
-            self.lines = self._decode_into(out, line, self.lines, whole=True, moved=False)
+            self.lines = self._decode_into(out, line, self.lines, whole=True)
         if out:
             self._moved(out[-1][0])
         self.events += len(out)
         return [ev for _, _, _, ev in out]
 
     def _decode_into(self, out: list[tuple[int, int, int, Event]], block: bytes, lineno: int,
-                     whole: bool = False, moved: bool = True) -> int:
+                     whole: bool = False) -> int:
         """The events of ``block``'s lines (``whole``: one line) appended to ``out``: known
         streams' in compiled code, the lines it leaves through msgspec (``_decode_line``) or
         the receive-time check (``_odd_time``). Returns the number of the last line."""
@@ -296,8 +296,6 @@ class RecordingReader:
                     out.append((t, index, ln, e))
             else:
                 self._decode_line(row, lineno, out)
-        if moved and out:
-            self._moved(out[-1][0])
         return lineno
 
     def _decode_line(self, line: bytes, lineno: int, out: list[tuple[int, int, int, Event]]) -> None:
@@ -305,7 +303,7 @@ class RecordingReader:
         index = self.index
         sp = line.find(b" ")
         if sp > 0 and line.startswith(_STREAM_PREFIX, sp + 1):
-            st = self._streams.get(line[sp + 12:line.find(b'"', sp + 12)])
+            st = self._known.streams.get(line[sp + 12:line.find(b'"', sp + 12)])
             if st is not None:
                 try:
                     ns = _timestamp.decode(line[:sp])
@@ -463,7 +461,7 @@ class RecordingReader:
         ev.recv_ns = ns
         ev.inst = inst
         self._seen(inst, name, ns, lineno)
-        if env.stream and kind != "aggTrade" and env.stream.encode() not in self._streams:
+        if env.stream and kind != "aggTrade" and env.stream.encode() not in self._known.streams:
             self._known_stream(env.stream, name, inst, ns)
         out: list[tuple[int, int, Event]] = [(ns, lineno, ev)]
         if self._pending_snapshots:
@@ -472,8 +470,7 @@ class RecordingReader:
 
     def _known_stream(self, name: str, kind: str, inst: str, ns: int) -> None:
         """Later lines of stream ``name`` take the one-decode paths."""
-        st = self._streams[name.encode()] = Stream(kind, inst, ns, _LINE_DECODERS[kind])
-        self._known.add(name.encode(), st)
+        self._known.add(name.encode(), Stream(kind, inst, ns, _LINE_DECODERS[kind]))
 
     def _snapshot(self, ns: int, env: Envelope, lineno: int) -> list[tuple[int, int, Event]]:
         if env.symbol:

@@ -259,10 +259,14 @@ cdef class PaperVenue:
     def advance(self, Py_ssize_t slot, now):
         """Event time passed with no market update: activate orders, land cancels that are due."""
         self._slot(slot)
-        cdef long long t = int64_of(now)
+        self._catch_up(slot, int64_of(now), None)
+
+    cdef inline int _catch_up(self, Py_ssize_t slot, long long t, depth) except -1:
+        """What is due by ``t`` (entries whose latency passed, cancels) done first."""
         cdef long long due = self._next_due[slot]
         if due and due <= t:
-            self._process_due(slot, t, None)
+            self._process_due(slot, t, depth)
+        return 0
 
     cdef inline void _due(self, Py_ssize_t slot, long long t) noexcept:
         cdef long long d = self._next_due[slot]
@@ -281,10 +285,8 @@ cdef class PaperVenue:
         if not orders:
             return
         cdef long long t = int64_of(now)
-        cdef long long due = self._next_due[slot]
-        if due and due <= t:
-            self._process_due(slot, t, depth)
-            orders = self.orders[slot]
+        self._catch_up(slot, t, depth)
+        orders = self.orders[slot]
         cdef QueueModel model = self.model
         cdef double tick = self._tick[slot]
         cdef long long bid_tick = whole(bid / tick), ask_tick = whole(ask / tick)
@@ -398,10 +400,8 @@ cdef class PaperVenue:
         if not orders:
             return
         cdef long long t = int64_of(now)
-        cdef long long due = self._next_due[slot]
-        if due and due <= t:
-            self._process_due(slot, t, None)
-            orders = self.orders[slot]
+        self._catch_up(slot, t, None)
+        orders = self.orders[slot]
         cdef double lot = self._lot[slot], left_in_trade = qty, fillable, whole_lots
         cdef long long trade_tick = whole(price / self._tick[slot]), fill
         cdef bint done = False, through
