@@ -20,6 +20,8 @@ FLAGS = ["-O2", "-ffp-contract=off"]
 STAGES = ("fetch_md", "spread", "guards", "inventory", "queue_aware", "emit")
 
 EXTENSIONS = [
+    Extension("quotepipe.domain.valuation", ["src/quotepipe/domain/valuation.pyx"],
+              extra_compile_args=FLAGS),
     Extension("quotepipe.marketdata.book", ["src/quotepipe/marketdata/book.pyx"],
               language="c++", extra_compile_args=FLAGS),
     Extension("quotepipe.marketdata.levels", ["src/quotepipe/marketdata/levels.pyx"],
@@ -32,6 +34,7 @@ EXTENSIONS = [
                 extra_compile_args=FLAGS) for s in STAGES),
     Extension("quotepipe.workers.trigger", ["src/quotepipe/workers/trigger.pyx"],
               extra_compile_args=FLAGS),
+    Extension("quotepipe.workers.timing", ["src/quotepipe/workers/timing.pyx"], extra_compile_args=FLAGS),
     Extension("quotepipe.workers.pipeline", ["src/quotepipe/workers/pipeline.pyx"],
               extra_compile_args=FLAGS),
     Extension("quotepipe.workers.engine", ["src/quotepipe/workers/engine.pyx"], extra_compile_args=FLAGS),

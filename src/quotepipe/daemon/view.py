@@ -17,11 +17,12 @@ from quotepipe.config import Config
 from quotepipe.daemon.child import ROLES
 from quotepipe.domain.clock import event_now, event_rate
 from quotepipe.domain.guards import FLAG_BLACKLISTED, Guard, Reason
-from quotepipe.domain.instrument import instrument_specs, pnl_usd
+from quotepipe.domain.instrument import instrument_specs
 from quotepipe.domain.orders import UNSEEN
 from quotepipe.domain.risk import REASONS, STATES
 from quotepipe.domain.snapshot import PUBLISH_NS, RECV_NS
 from quotepipe.domain.stages import TIMED
+from quotepipe.domain.valuation import pnl_usd
 from quotepipe.scoreboard.arrival import fit_summary
 from quotepipe.shm.catalog import (
     MD_STATS,

@@ -1,7 +1,8 @@
-"""Per-instrument constants resolved once per config epoch, their rounding, and PnL.
+"""Per-instrument constants resolved once per config epoch, and their rounding.
 
 The pipeline's Emit, the legacy QuoteLoop and the paper venue round prices and
-sizes the same way because they call the same three functions here.
+sizes the same way because they call the same three functions here. A position is
+valued in ``domain.valuation``.
 """
 
 from __future__ import annotations
@@ -71,16 +72,3 @@ def round_lot(qty: float, lot: float, lot_digits: int) -> float:
     if qty <= 0.0:
         return 0.0
     return round(math.floor(qty / lot + EPS) * lot, lot_digits)
-
-
-def pnl_usd(spec: InstrumentSpec, cash: float, position: float, mid: float) -> float:
-    """Realised + unrealised PnL in USD of ``cash`` and ``position`` at ``mid``.
-
-    Cash is in USD for linear contracts and in coin for inverse ones; the venue,
-    the workers (from the venue table) and ``status`` all value it here.
-    """
-    if mid <= 0.0:
-        return 0.0
-    if spec.inverse:
-        return (cash - position * spec.multiplier / mid) * mid
-    return cash + position * mid * spec.multiplier

@@ -38,7 +38,8 @@ hash tests hold them).
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from libc.math cimport fabs, llrint
 
-from quotepipe.domain.instrument import instrument_specs, pnl_usd
+from quotepipe.domain.instrument import instrument_specs
+from quotepipe.domain.valuation import pnl_usd
 from quotepipe.domain.orders import ASK, BID, CANCEL, KEEP, NONE, UNSEEN, Fill, OrderEnd, RestingOrder
 from quotepipe.venue.queue_models import queue_model
 

@@ -23,19 +23,20 @@ method: ``PaperVenue`` itself in replay, the worker's mirror of the venue table.
 Compiled (Cython): ``run`` and ``context`` are every tick's work outside the
 chain. The record and the intent are read in C (the intent's fields at their
 slot offsets, ``domain/fields.pxd``); the structs the chain takes are built
-as in Python, and PnL comes from ``domain.instrument.pnl_usd``, the one place
+as in Python, and PnL comes from ``domain.valuation``'s C entry, the one place
 it is valued.
 """
 
 
 from quotepipe.domain.guards import Guard, Reason
-from quotepipe.domain.instrument import instrument_specs, pnl_usd
+from quotepipe.domain.instrument import InstrumentSpec, instrument_specs
 from quotepipe.domain.orders import ASK, BID, KEEP, NONE, Action
 from quotepipe.domain.snapshot import ASK_PX, ASK_QTY, BID_PX, Snapshot
 from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.shadow import ShadowTally, make_runner
 
-from quotepipe.domain.fields cimport check, i64, obj, offset
+from quotepipe.domain.fields cimport check, f64, f64_of, flag, i64, obj, offset
+from quotepipe.domain.valuation cimport pnl_usd_at
 from quotepipe.workers.trigger cimport TickGate
 
 #: what ``record`` keeps of each tick: the slot and the chain's two inputs
@@ -46,7 +47,8 @@ cdef int _BID = BID, _ASK = ASK, _NONE = NONE, _KEEP = KEEP
 cdef Py_ssize_t SLOT = offset(QuoteIntent, "slot"), GUARD = offset(QuoteIntent, "guard")
 cdef Py_ssize_t BID_ACTION = offset(QuoteIntent, "bid_action"), ASK_ACTION = offset(QuoteIntent, "ask_action")
 cdef Py_ssize_t REASONS = offset(QuoteIntent, "reasons")
-cdef object _INTENT = QuoteIntent, _CONTEXT = TickContext, _SNAPSHOT = Snapshot, _PNL_USD = pnl_usd
+cdef Py_ssize_t MULTIPLIER = offset(InstrumentSpec, "multiplier"), INVERSE = offset(InstrumentSpec, "inverse")
+cdef object _INTENT = QuoteIntent, _CONTEXT = TickContext, _SNAPSHOT = Snapshot, _SPEC = InstrumentSpec
 
 
 cdef class TickEngine:
@@ -142,10 +144,13 @@ cdef class TickEngine:
 
     cdef object _context(self, Py_ssize_t slot, tuple rec, now, weight, flags, halted):
         position = self._position[slot]
+        spec = self.specs[slot]
+        check(spec, _SPEC)
+        cdef double mid = (f64_of(rec[_BID_PX]) + f64_of(rec[_ASK_PX])) * 0.5
+        cdef double pnl = pnl_usd_at(flag(spec, INVERSE), f64(spec, MULTIPLIER), f64_of(self._cash[slot]),
+                                     f64_of(position), mid)
         resting = self._resting
-        mid = (rec[_BID_PX] + rec[_ASK_PX]) * 0.5
-        return _CONTEXT(now, position, _PNL_USD(self.specs[slot], self._cash[slot], position, mid),
-                        weight, flags, halted, resting(slot, _BID), resting(slot, _ASK))
+        return _CONTEXT(now, position, pnl, weight, flags, halted, resting(slot, _BID), resting(slot, _ASK))
 
     def run(self, Py_ssize_t slot, tuple rec, now, weight, flags, halted=False):
         """Steps 2-4 of a tick the gate let through."""

@@ -21,6 +21,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from quotepipe.workers.decisions cimport (GuardDecision, InstrumentState, InventoryDecision, MarketView,
                                          QueueDecision, SpreadDecision)
 from quotepipe.domain.fields cimport check, obj, offset
+from quotepipe.workers.timing cimport StageTimes
 
 from collections.abc import Callable
 
@@ -32,7 +33,7 @@ from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
 from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.stages import emit, fetch_md, guards, inventory, queue_aware, spread
-from quotepipe.workers.timing import BUFFER, StageTimes
+from quotepipe.workers.timing import BUFFER
 
 __all__ = ["PipelineRunner", "Sink", "emit", "fetch_md", "guards", "inventory", "queue_aware", "spread"]
 
@@ -58,11 +59,11 @@ def _discard(intent):
 
 
 cdef class PipelineRunner:
-    cdef public object sink, stats, times, spread_cfg, guards_cfg, inventory_cfg, queue_cfg
+    cdef public StageTimes times
+    cdef public object sink, stats, spread_cfg, guards_cfg, inventory_cfg, queue_cfg
     cdef public list specs, spread_cfgs, states, arrival
     #: None, or a dict of lists by stage name: every tick's arguments of each stage
     cdef public object trace
-    cdef long long[::1] _totals
 
     mode = "pipeline"
 
@@ -73,7 +74,6 @@ cdef class PipelineRunner:
         #: per slot, the arrival intensity (A, k) fitted online (``scoreboard.arrival``), if any
         self.arrival = [None] * len(cfg.instruments)
         self.times = StageTimes(self.stats)
-        self._totals = self.times.totals
         self.trace = None
         self.configure(cfg)
 
@@ -126,37 +126,30 @@ cdef class PipelineRunner:
         cdef object spread_cfg = self.spread_cfgs[slot]
         cdef InstrumentState state = self.states[slot]
         cdef object now = obj(ctx, NOW_NS)
-        cdef object times = self.times
-        cdef bint sampled = not times.skip  # one tick in stage_budgets.sample_every: marks between
-        cdef long long t0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6
-        t0 = clock_ns()
+        cdef StageTimes times = self.times
+        cdef bint sampled = times.skip == 0  # one tick in stage_budgets.sample_every: marks between
+        cdef long long t[7]
+        t[0] = clock_ns()
         cdef MarketView view = _fetch_md(snap, now)
         if sampled:
-            t1 = clock_ns()
+            t[1] = clock_ns()
         cdef SpreadDecision sd = _spread(view, state, now, spread_cfg)
         if sampled:
-            t2 = clock_ns()
+            t[2] = clock_ns()
         cdef GuardDecision gd = _guards(view, sd, state, ctx, spec, self.guards_cfg)
         if sampled:
-            t3 = clock_ns()
+            t[3] = clock_ns()
         cdef InventoryDecision inv = _inventory(sd, gd, ctx, spec, self.inventory_cfg)
         if sampled:
-            t4 = clock_ns()
+            t[4] = clock_ns()
         cdef QueueDecision qd = _queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
         if sampled:
-            t5 = clock_ns()
+            t[5] = clock_ns()
         cdef tuple out = _emit(qd, gd, sd, state, ctx, spec, self.sink)
-        t6 = clock_ns()
+        t[6] = clock_ns()
         self.states[slot] = out[1]
-        cdef Py_ssize_t n = times.n
-        self._totals[n] = t6 - t0
-        n += 1
-        times.n = n
-        if sampled:
-            times.sample(t0, t1, t2, t3, t4, t5, t6)
-        else:
-            times.skip -= 1
-        if n == FLUSH_AT:
+        times.record(t, sampled)
+        if times.n == FLUSH_AT:
             times.flush()
         if self.trace is not None:
             self._record(snap, now, state, spread_cfg, ctx, spec, view, sd, gd, inv, qd)

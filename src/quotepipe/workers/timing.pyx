@@ -1,11 +1,11 @@
+# cython: language_level=3
 """Stage latency capture for the hot loop: every tick's total, the stages on a sample.
 
 Every tick stores one number, its total (``perf_counter_ns`` after the last stage
 minus before the first), in a preallocated ``array('q')``; the deadline is checked
 on those totals when the buffer is flushed. One tick in ``every`` on average
 (``stage_budgets.sample_every``) also takes a mark between stages and packs the
-seven marks into a second buffer with one ``struct.pack_into`` call: five clock
-reads fewer on the other ticks. The sampled tick is chosen by a jittered
+seven marks into a second buffer: five clock reads fewer on the other ticks. The sampled tick is chosen by a jittered
 countdown (uniform on ``0 .. 2 * every - 2`` ticks), so a period in the workload
 cannot line up with the sampling. A full buffer is flushed with one numpy pass;
 ``flush`` runs before the deadline changes, so each tick meets the deadline it ran
@@ -14,57 +14,56 @@ under.
 What sampling costs in accuracy: a stage's percentile ``p`` estimated from ``m``
 sampled ticks sits at a true rank within ``p ± 1.96 * sqrt(p * (1 - p) / m)`` (95%);
 ``rank_error`` gives it, and the histograms' counts are the ``m``.
+
+Compiled, with a C interface (``timing.pxd``) for the compiled runner: a tick's
+record (its total, and on a sampled tick its marks and the next countdown) is one
+C call there, where it had been a Python call on every sampled tick and four
+attribute reads and writes on every tick. The frozen legacy runner records
+through the same public ``totals`` and ``n`` as before.
 """
 
-from __future__ import annotations
 
 import math
-import struct
 from array import array
 
 import numpy as np
 
 from quotepipe.domain.stages import STAGES
-from quotepipe.shm.stats import StatsBlock
 
 BUFFER = 4096  #: ticks buffered between flushes
-_LCG_MUL, _LCG_ADD, _LCG_MASK = 1103515245, 12345, 0x7FFFFFFF  # the sampling countdown's jitter
+# the sampling countdown's jitter: a 31-bit linear congruential generator
+cdef unsigned long long LCG_MUL = 1103515245, LCG_ADD = 12345, LCG_MASK = 0x7FFFFFFF
 
 
-def rank_error(p: float, samples: int) -> float:
+def rank_error(p, samples):
     """Half-width, in quantile units, of the 95% interval of a percentile ``p`` (0-1)
     estimated from ``samples`` values."""
     return 1.96 * math.sqrt(p * (1.0 - p) / samples) if samples else 1.0
 
 
-class StageTimes:
+cdef class StageTimes:
     """Totals of every tick into ``stats``' histogram ``total``; when ``stages`` are named,
     the spans between consecutive marks of the sampled ticks into theirs.
 
-    Hot loops record inline: ``times.totals[times.n] = end - start``, ``times.n += 1``;
-    on a sampled tick (``times.skip == 0``) also ``times.sample(*marks)``, otherwise
-    ``times.skip -= 1``; and ``times.flush()`` once ``times.n == BUFFER``. Slots, since the
-    compiled runner reads and writes ``n`` and ``skip`` from C on every tick: a slot is a
-    descriptor's offset, an instance attribute a dict lookup.
+    A compiled caller records a tick with ``record`` (``timing.pxd``): a sampled tick is one
+    with ``skip == 0``. Python records inline: ``times.totals[times.n] = end - start``,
+    ``times.n += 1``, on a sampled tick also ``times.sample(*marks)``; and, either way,
+    ``times.flush()`` once ``times.n == BUFFER``.
     """
 
-    __slots__ = ("stats", "total_hist", "stage_hists", "marks", "pack", "stride", "raw", "totals", "n",
-                 "m", "every", "skip", "_rng", "deadline_ns", "deadline_misses", "_misses_index")
-
-    def __init__(self, stats: StatsBlock, stages: tuple[str, ...] = STAGES, total: str = "tick_total",
-                 deadline_ns: int = 0, every: int = 1) -> None:
+    def __init__(self, stats, stages=STAGES, total="tick_total", deadline_ns=0, every=1):
         self.stats = stats
         self.total_hist = stats.hist(total)
         self.stage_hists = [stats.hist(n) for n in stages]
         self.marks = len(stages) + 1
-        self.pack = struct.Struct(f"{self.marks}q").pack_into
-        self.stride = 8 * self.marks
-        self.raw = bytearray(self.stride * BUFFER) if stages else bytearray()
+        self.raw = array("q", bytes(8 * self.marks * BUFFER if stages else 8))
+        self._raw = self.raw
         self.totals = array("q", bytes(8 * BUFFER))
-        self.n = 0          #: ticks in ``totals``
-        self.m = 0          #: sampled ticks in ``raw``
+        self._totals = self.totals
+        self.n = 0
+        self.m = 0
         self.every = 1
-        self.skip = 0       #: ticks to go before the next sampled one
+        self.skip = 0
         self._rng = 0x2545F491
         self.set_every(every if stages else 1)
         self.deadline_ns = deadline_ns
@@ -72,27 +71,46 @@ class StageTimes:
         self._misses_index = (stats.counter_index("deadline_misses")
                               if "deadline_misses" in stats.schema.counters else -1)
 
-    def set_every(self, every: int) -> None:
+    def set_every(self, Py_ssize_t every):
         """Time the stages on one tick in ``every`` (1: every tick)."""
         if every < 1:
             raise ValueError(f"sample_every must be at least 1, got {every}")
         self.every = every
         self.skip = self._next_skip()
 
-    def _next_skip(self) -> int:
+    cdef Py_ssize_t _next_skip(self) noexcept:
         if self.every == 1:
             return 0
-        self._rng = (self._rng * _LCG_MUL + _LCG_ADD) & _LCG_MASK
-        return self._rng % (2 * self.every - 1)
+        self._rng = (self._rng * LCG_MUL + LCG_ADD) & LCG_MASK
+        return <Py_ssize_t>(self._rng % <unsigned long long>(2 * self.every - 1))
 
-    def sample(self, *marks: int) -> None:
+    cdef void record(self, const long long *marks, bint sampled) noexcept:
+        """One tick: its total (last mark minus first), and when ``sampled`` all its marks.
+        The caller flushes once ``n`` reaches ``BUFFER``."""
+        cdef Py_ssize_t k, base, last = self.marks - 1
+        self._totals[self.n] = marks[last] - marks[0]
+        self.n += 1
+        if sampled:
+            base = self.m * self.marks
+            for k in range(self.marks):
+                self._raw[base + k] = marks[k]
+            self.m += 1
+            self.skip = self._next_skip()
+        else:
+            self.skip -= 1
+
+    def sample(self, *marks):
         """The sampled tick's marks: before the first stage, then after each."""
-        self.pack(self.raw, self.m * self.stride, *marks)
+        if len(marks) != self.marks:
+            raise ValueError(f"a sampled tick takes {self.marks} marks, got {len(marks)}")
+        cdef Py_ssize_t k, base = self.m * self.marks
+        for k in range(self.marks):
+            self._raw[base + k] = marks[k]
         self.m += 1
         self.skip = self._next_skip()
 
-    def flush(self) -> None:
-        n, m = self.n, self.m
+    def flush(self):
+        cdef Py_ssize_t n = self.n, m = self.m
         if m:
             marks = np.frombuffer(self.raw, np.int64, m * self.marks).reshape(m, self.marks)
             spans = np.diff(marks, axis=1)
