@@ -287,11 +287,11 @@ class MsgspecOnly:
     def add(self, name, stream):
         self.streams[name] = stream
 
-    def decode_rows(self, block, pos, lo, hi, index, lineno, out, whole=False):
-        if pos > len(block):
+    def decode_rows(self, block, pos, stop, lo, hi, index, lineno, out, whole=False):
+        if pos > stop:
             return pos, lineno, None
-        end = len(block) if whole else block.find(b"\n", pos)
-        end = len(block) if end < 0 else end
+        end = stop if whole else block.find(b"\n", pos, stop)
+        end = stop if end < 0 else end
         return end + 1, lineno + 1, block[pos:end]
 
 
@@ -342,6 +342,30 @@ def test_compiled_decoding_gives_what_msgspec_gives(tmp_path, monkeypatch, lines
     monkeypatch.setattr(recording, "BLOCK_BYTES", 50)
     fast, slow = _read_both_ways(path, monkeypatch)
     assert fast == slow
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=40),
+       read=st.integers(1, 90), block=st.integers(1, 60), members=st.integers(1, 3), gz=st.booleans())
+def test_read_blocks_hands_over_every_line_once_whatever_the_reads_cut(tmp_path, monkeypatch, lines, read,
+                                                                        block, members, gz):
+    """A block is a span of the inflated text (no copy); a line that two reads cut is joined on
+    its own. Every line comes out once, whole and in order: plain text, or gzip of one member
+    or several."""
+    text = b"\n".join(lines) + b"\n"
+    path = tmp_path / "r.gz"
+    if gz:
+        cut = [len(text) * k // members for k in range(members + 1)]
+        path.write_bytes(b"".join(gzip.compress(text[a:b]) for a, b in zip(cut, cut[1:], strict=False)))
+    else:
+        path.write_bytes(text)
+    monkeypatch.setattr(recording, "READ_BYTES", read)
+    monkeypatch.setattr(recording, "BLOCK_BYTES", block)
+    got = []
+    for data, start, end in recording.read_blocks(path):
+        assert 0 <= start <= end <= len(data) and data[end:end + 1] in (b"", b"\n")
+        got.extend(data[start:end].split(b"\n"))
+    assert got == lines
 
 
 # values that sit on the edges of what the compiled decoder takes: forms it leaves to msgspec
@@ -470,11 +494,13 @@ def test_compiled_decoder_finds_each_known_stream(count):
     lines = [b"1723161254087891000 " + BT_SPOT.replace("btcusdt", sym).encode() % k
              for k, sym in enumerate(symbols + ["other"])]
     out = []
-    assert known.decode_rows(b"\n".join(lines), 0, 0, 2**62, 7, 0, out) == (
+    block = b"\n".join(lines)
+    assert known.decode_rows(block, 0, len(block), 0, 2**62, 7, 0, out) == (
         sum(len(line) + 1 for line in lines), count + 1, lines[-1])
     assert [(ns, index, ln, ev.inst, ev.update_id) for ns, index, ln, ev in out] == [
         (T0, 7, k + 1, sym.upper(), k) for k, sym in enumerate(symbols)]
-    assert known.decode_rows(lines[0], 0, T0 + 1, T0 + 2, 0, 0, out, True)[2][1].inst == "SYM0USDT"
+    late = known.decode_rows(lines[0], 0, len(lines[0]), T0 + 1, T0 + 2, 0, 0, out, True)
+    assert late[2][1].inst == "SYM0USDT"
 
 
 # a good line of each kind: the streams the compiled decoder then knows

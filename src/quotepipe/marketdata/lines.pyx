@@ -293,16 +293,18 @@ cdef class KnownStreams:
                 return self._streams[j]
         return None
 
-    def decode_rows(self, bytes block, Py_ssize_t pos, long long lo, long long hi, object index,
-                    Py_ssize_t lineno, list out, bint whole=False) -> tuple:
-        """The lines of ``block`` (joined by ``\\n``; ``whole``: one line, newlines and all)
-        from byte ``pos``, each appended to ``out`` as ``(receive ns, index, line number,
+    def decode_rows(self, bytes block, Py_ssize_t pos, Py_ssize_t stop, long long lo, long long hi,
+                    object index, Py_ssize_t lineno, list out, bint whole=False) -> tuple:
+        """The lines of ``block[:stop]`` (joined by ``\\n``; ``whole``: one line, newlines and
+        all) from byte ``pos``, each appended to ``out`` as ``(receive ns, index, line number,
         event)`` and counted on its stream while it is a known stream's canonical line
         received within ``[lo, hi]``. Returns ``(pos, lineno, row)`` after the first line it
         does not take: ``row`` is that line, for msgspec, or ``(event, stream)`` when only its
         time is outside; None at the end (``lineno``: the number of the last line read)."""
+        if pos < 0 or not 0 <= stop <= PyBytes_GET_SIZE(block):  # pos past stop: nothing left
+            raise IndexError(f"lines {pos}:{stop} outside a block of {PyBytes_GET_SIZE(block)} bytes")
         cdef const char *base = PyBytes_AS_STRING(block)
-        cdef const char *end = base + PyBytes_GET_SIZE(block)
+        cdef const char *end = base + stop
         cdef const char *p = base + pos
         cdef const char *nl
         cdef Stream st

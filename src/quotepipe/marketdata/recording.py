@@ -130,12 +130,15 @@ def venue_of_trade(m: TradeId) -> str:
     return SPOT if m.spot_flag is not None else USDM
 
 
-def read_blocks(path: Path, done: list[int] | None = None) -> Iterator[bytes]:
+def read_blocks(path: Path, done: list[int] | None = None) -> Iterator[tuple[bytes, int, int]]:
     """Whole lines of a plain or gzip (also multi-member) file, a block of them at a time.
 
-    A block is lines joined by ``\\n`` with none at its end. Raises ``EOFError``
-    or one of ``INFLATE_ERRORS`` at the point a gzip stream is cut or corrupt.
-    ``done[0]``, when given, follows the bytes of the file read so far (progress).
+    A block is ``(data, start, end)``: the lines ``data[start:end]``, joined by ``\\n``
+    with none at the end. ``data`` is the text inflated (or read) at once, so a block is
+    handed over without a copy; only a line cut between two reads is joined into a
+    bytes object of its own. Raises ``EOFError`` or one of ``INFLATE_ERRORS`` at the
+    point a gzip stream is cut or corrupt. ``done[0]``, when given, follows the bytes of
+    the file read so far (progress).
     """
     with path.open("rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
@@ -152,21 +155,27 @@ def read_blocks(path: Path, done: list[int] | None = None) -> Iterator[bytes]:
                     d = _inflate.decompressobj(wbits=31)
                     data += d.decompress(tail)
                 chunk = data
-            if rest:
-                chunk = rest + chunk
             start = 0
+            if rest:  # the line the last read cut: it ends at this text's first newline
+                end = chunk.find(b"\n")
+                if end < 0:
+                    rest += chunk
+                    continue
+                line = rest + chunk[:end]
+                yield line, 0, len(line)
+                start = end + 1
             while (end := chunk.find(b"\n", start + BLOCK_BYTES)) >= 0:
-                yield chunk[start:end]
+                yield chunk, start, end
                 start = end + 1
             end = chunk.rfind(b"\n", start)
             if end >= 0:
-                yield chunk[start:end]
+                yield chunk, start, end
                 start = end + 1
             rest = chunk[start:]
         if d is not None and not d.eof:  # cut short: the partial last line is not a line
             raise EOFError("compressed file ended before the end-of-stream marker was reached")
         if rest:
-            yield rest
+            yield rest, 0, len(rest)
 
 
 class RecordingReader:
@@ -245,9 +254,9 @@ class RecordingReader:
             raise FileNotFoundError(f"cannot read recording {self.path}: no such file")
         lineno = 0
         try:
-            for block in read_blocks(self.path, self.bytes_read):
+            for data, start, end in read_blocks(self.path, self.bytes_read):
                 out: list[tuple[int, int, int, Event]] = []
-                lineno = self._decode_into(out, block, lineno)
+                lineno = self._decode_into(out, data, start, end, lineno)
                 if out:
                     self._moved(out[-1][0])
                     self.events += len(out)
@@ -272,22 +281,22 @@ class RecordingReader:
         live feed's path through the same decoders, checks and counts (``malformed``)."""
         out: list[tuple[int, int, int, Event]] = []
         for line in lines:
-            self.lines = self._decode_into(out, line, self.lines, whole=True)
+            self.lines = self._decode_into(out, line, 0, len(line), self.lines, whole=True)
         if out:
             self._moved(out[-1][0])
         self.events += len(out)
         return [ev for _, _, _, ev in out]
 
-    def _decode_into(self, out: list[tuple[int, int, int, Event]], block: bytes, lineno: int,
-                     whole: bool = False) -> int:
-        """The events of ``block``'s lines (``whole``: one line) appended to ``out``: known
+    def _decode_into(self, out: list[tuple[int, int, int, Event]], data: bytes, pos: int, end: int,
+                     lineno: int, whole: bool = False) -> int:
+        """The events of the lines ``data[pos:end]`` (``whole``: one line) appended to ``out``: known
         streams' in compiled code, the lines it leaves through msgspec (``_decode_line``) or
         the receive-time check (``_odd_time``). Returns the number of the last line."""
         index = self.index
         known = self._known
-        pos = 0
         while True:
-            pos, lineno, row = known.decode_rows(block, pos, self._lo, self._hi, index, lineno, out, whole)
+            pos, lineno, row = known.decode_rows(data, pos, end, self._lo, self._hi, index, lineno, out,
+                                                 whole)
             if row is None:
                 break
             if type(row) is tuple:  # decoded; its receive time is for the check

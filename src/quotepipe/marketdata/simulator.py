@@ -51,8 +51,8 @@ def stream_key(name: bytes) -> bytes:
 
 def _lines(path: Path, index: int) -> Iterator[tuple[int, int, bytes]]:
     """(receive ns, file index, raw line) of one recording."""
-    for block in read_blocks(path):
-        for line in block.split(b"\n"):
+    for data, start, end in read_blocks(path):
+        for line in data[start:end].split(b"\n"):
             sp = line.find(b" ")
             if sp > 0 and line[:sp].isdigit():
                 yield int(line[:sp]), index, line
