@@ -118,10 +118,11 @@ class RecordingMarks:
 
 def test_the_count_probe_counts_each_stage_alone_over_captured_inputs(tmp_path, monkeypatch):
     """What runs under callgrind, run natively: each counted region is one pass of exactly one
-    stage over the runner's inputs (the whole tick for ``tick_total``, nothing for the empty loop),
+    stage over the runner's inputs (the whole tick for ``tick_total``, no stage for the empty loop),
     warmed by an uncounted pass, and every region comes after instrumentation starts. The
-    compiled runner calls its stages in C, past the module's names: the probe takes their
-    inputs from its ``trace``, and they must be the inputs of every tick."""
+    compiled runner calls its stages' C entries: the probe takes their inputs from its
+    ``trace``, they must be the inputs of every tick, and it counts each stage through the
+    runner's own C loop (``stage_calls``), as the runner calls it."""
     wl = tmp_path / "wl.msgpack"
     wl.write_bytes(msgspec.msgpack.encode(build_workload(Config(), limit=2000)))
     ticks = load(str(wl), 300)
@@ -129,13 +130,12 @@ def test_the_count_probe_counts_each_stage_alone_over_captured_inputs(tmp_path, 
     from quotepipe.workers import pipeline
 
     calls: dict[str, int] = {}
-    for name in ("guards", "emit"):
-        fn = getattr(pipeline, name)
+    in_c = pipeline.stage_calls
 
-        def counted(*args, _fn=fn, _name=name):
-            calls[_name] = calls.get(_name, 0) + 1
-            return _fn(*args)
-        monkeypatch.setattr(pipeline, name, counted)
+    def counted(name, inputs):
+        calls[name] = calls.get(name, 0) + len(inputs)
+        return in_c(name, inputs)
+    monkeypatch.setattr(pipeline, "stage_calls", counted)
 
     class CountedRunner(pipeline.PipelineRunner):
         def tick(self, *args):
@@ -146,11 +146,11 @@ def test_the_count_probe_counts_each_stage_alone_over_captured_inputs(tmp_path, 
     count_run(ticks, marks)
     assert marks.order[0] == "instrument"
     assert marks.order[1:] == [x for name in REGIONS for x in ("begin", name)]
-    assert marks.inside == {**{name: {} for name in REGIONS}, "guards": {"guards": 300},
-                            "emit": {"emit": 300}, "tick_total": {"tick": 300}}
-    # the capture pass (traced, no stage call by name), then a warm and a counted pass of each
-    # stage over its 300 captured inputs and of the whole tick
-    assert calls == {"guards": 600, "emit": 600, "tick": 900}
+    assert marks.inside == {**{name: {name: 300} for name in REGIONS if name != "tick_total"},
+                            "tick_total": {"tick": 300}}
+    # the capture pass (traced, no stage call by name), then a warm and a counted pass of the
+    # loop and of each stage over its 300 captured inputs, and of the whole tick
+    assert calls == {**{name: 600 for name in REGIONS if name != "tick_total"}, "tick": 900}
 
 
 def test_the_runner_traces_every_stage_input_of_every_tick():
@@ -224,8 +224,9 @@ def test_a_stage_count_does_not_move_with_the_environment(tmp_path, monkeypatch)
 
 def test_a_slower_stage_is_charged_to_that_stage_alone(tmp_path, monkeypatch):
     """The instruction gate end to end on two real trees: this one, and a copy whose spread
-    stage pays one Python call more (a wrapper on ``stages.spread``, the entry the probe counts).
-    Spread fails the +2% rule; every other stage's count is unchanged."""
+    stage pays one Python call more (in its compiled body, rebuilt in the copy: the runner calls
+    the stages' C entries, which the probe counts). Spread fails the +2% rule; every other
+    stage's count is unchanged."""
     from concurrent.futures import ThreadPoolExecutor
 
     from quotepipe.gate import runner
@@ -236,11 +237,17 @@ def test_a_slower_stage_is_charged_to_that_stage_alone(tmp_path, monkeypatch):
     wl = tmp_path / "wl.msgpack"
     write_workload(Config(), [], 2000, wl)
     with runner.copied(current_tree()) as same, runner.copied(current_tree()) as slower:
-        stages = Path(slower.src) / "quotepipe" / "workers" / "stages" / "__init__.py"
-        stages.write_text(stages.read_text() + (
-            "\n_compiled_spread = spread\n\n\n"
-            "def spread(*args):  # noqa: F811 - the deliberate regression\n"
-            "    return _compiled_spread(*args)\n"))
+        spread = Path(slower.src) / "quotepipe" / "workers" / "stages" / "spread.pyx"
+        text = spread.read_text()
+        assert "    check(cfg, CONFIG)\n" in text
+        text = text.replace("cpdef SpreadDecision spread(",  # the deliberate regression
+                            "def _regression():\n    return None\n\n\ncpdef SpreadDecision spread(", 1)
+        first = "    check(cfg, CONFIG)\n"
+        spread.write_text(text.replace(first, "    _regression()\n" + first, 1))
+        root = Path(slower.src).parent
+        for build_file in ("setup.py", "pyproject.toml"):  # rebuilds what changed: spread alone
+            shutil.copy(REPO / build_file, root)
+        runner.build_extensions(root)
         with ThreadPoolExecutor(2) as pool:
             layouts = pool.map(lambda t: runner.count_layouts(t, wl, 0), (same, slower))
             base, cur = map(runner.median_counts, layouts)

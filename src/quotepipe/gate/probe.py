@@ -17,7 +17,8 @@ the whole tick into the same integer-ns histograms the workers use.
 ``PipelineRunner`` over the ticks, through its ``trace`` (the compiled runner) or,
 in trees before it, with each stage function of ``pipeline`` wrapped; then, for an
 empty loop over the same arguments (the same kind of call: Python, or C for a
-compiled chain), for each stage over its captured inputs (pure functions, so
+compiled chain; the runner's own C loop, ``pipeline.stage_calls``, for a chain whose
+runner calls its stages' C entries), for each stage over its captured inputs (pure functions, so
 every pass is the same work) and for the whole runner on a fresh state, one pass
 warms and a second is counted. ``--marks`` is the gate's callgrind client-request
 library (``marks.c``): the process runs uninstrumented until the regions, and each
@@ -190,6 +191,9 @@ def count_run(workload: list[tuple[int, Any, Any]], marks: Marks) -> None:
     # and ignores them); a Python no-op under a compiled stage would take more than the stage's
     # own call costs, and leave it a few dozen instructions, where any change looks large
     empty = noop if inspect.isfunction(originals["guards"]) else "".format
+    # a runner that calls its stages' C entries offers the same calls over captured arguments
+    # (its loop, and each stage's): the stages are counted as it runs them
+    stage_calls: Callable[[str, list[tuple[Any, ...]]], None] | None = getattr(pipeline, "stage_calls", None)
 
     def one_pass(what: str) -> Callable[[], None]:
         """A pass ready to run: what it needs (a fresh runner) is made before, not inside."""
@@ -200,8 +204,14 @@ def count_run(workload: list[tuple[int, Any, Any]], marks: Marks) -> None:
                 for slot, snap, ctx in workload:
                     runner.tick(slot, snap, ctx)
             return ticks
-        fn = empty if what == "loop" else originals[what]
         inputs = captured["guards" if what == "loop" else what]
+        if stage_calls is not None:
+            run_in_c = stage_calls
+
+            def c_calls() -> None:
+                run_in_c(what, inputs)
+            return c_calls
+        fn = empty if what == "loop" else originals[what]
 
         def calls() -> None:
             for args in inputs:

@@ -11,9 +11,12 @@ from quotepipe.workers.dto import InstrumentState, QuoteIntent, TickContext
 from quotepipe.workers.stages import emit, fetch_md, guards, inventory, queue_aware, spread
 from quotepipe.workers.timing import StageTimes
 
-__all__ = ["PipelineRunner", "Sink", "emit", "fetch_md", "guards", "inventory", "queue_aware", "spread"]
+__all__ = ["PipelineRunner", "Sink", "emit", "fetch_md", "guards", "inventory", "queue_aware", "spread",
+           "stage_calls"]
 
 Sink = Callable[[QuoteIntent], object]
+
+def stage_calls(name: str, inputs: list[tuple[Any, ...]]) -> None: ...
 
 class PipelineRunner:
     mode: ClassVar[str]

@@ -6,13 +6,13 @@ current (immutable) state; times every tick's total and, on a sample of the tick
 (``stage_budgets.sample_every``), each stage (``workers.timing``).
 
 Compiled, so that the tick's own work (the lookups, the clock marks, the timing
-buffer) is C and each stage is called from C through its vectorcall entry, not
-by the interpreter: 15,206 instructions a tick became 11,344 (callgrind, the
-gate's workload). The stages are still entered through the Python entry that the
-perf gate counts; a C call of each stage's C function (a ``.pxd`` each) took
-1,000 fewer a tick, but GCC then stopped inlining the body into that Python
-entry and every stage counted 2-4% more there. ``trace``, when set to a dict of
-lists, gets each stage's arguments of every tick (the gate's probe counts each
+record) is C and each stage is called through its C entry (``cpdef``, a ``.pxd``
+each), not by the interpreter nor through its Python entry's argument parsing:
+15,206 instructions a tick became 11,344 when the stages were called through
+vectorcall (callgrind, the gate's workload), and the C calls took about 1,000
+more off. ``stage_calls`` runs one stage's C entry over captured arguments, as the
+runner calls it: the perf gate counts each stage so. ``trace``, when set to a dict
+of lists, gets each stage's arguments of every tick (the gate's probe counts each
 stage over them); unset, it costs one test a tick.
 """
 
@@ -22,6 +22,12 @@ from quotepipe.workers.decisions cimport (GuardDecision, InstrumentState, Invent
                                          QueueDecision, SpreadDecision)
 from quotepipe.domain.fields cimport check, obj, offset
 from quotepipe.workers.timing cimport StageTimes
+from quotepipe.workers.stages.emit cimport emit as c_emit
+from quotepipe.workers.stages.fetch_md cimport fetch_md as c_fetch_md
+from quotepipe.workers.stages.guards cimport guards as c_guards
+from quotepipe.workers.stages.inventory cimport inventory as c_inventory
+from quotepipe.workers.stages.queue_aware cimport queue_aware as c_queue_aware
+from quotepipe.workers.stages.spread cimport spread as c_spread
 
 from collections.abc import Callable
 
@@ -35,16 +41,14 @@ from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.stages import emit, fetch_md, guards, inventory, queue_aware, spread
 from quotepipe.workers.timing import BUFFER
 
-__all__ = ["PipelineRunner", "Sink", "emit", "fetch_md", "guards", "inventory", "queue_aware", "spread"]
+__all__ = ["PipelineRunner", "Sink", "emit", "fetch_md", "guards", "inventory", "queue_aware", "spread",
+           "stage_calls"]
 
 Sink = Callable[[QuoteIntent], object]
 
 cdef object CONTEXT = TickContext
 cdef Py_ssize_t NOW_NS = offset(TickContext, "now_ns")
 cdef Py_ssize_t FLUSH_AT = BUFFER
-# the stages' Python entries as C statics, called through vectorcall: what the gate counts runs
-cdef object _fetch_md = fetch_md, _spread = spread, _guards = guards, _inventory = inventory
-cdef object _queue_aware = queue_aware, _emit = emit
 
 
 cdef inline long long clock_ns() noexcept nogil:
@@ -56,6 +60,37 @@ cdef inline long long clock_ns() noexcept nogil:
 
 def _discard(intent):
     return None
+
+
+def stage_calls(str name, list inputs):
+    """The stage ``name`` through its C entry once for each argument tuple of ``inputs`` (as
+    ``trace`` keeps them), as the runner calls it; ``"loop"``: the same loop, no call. The
+    perf gate counts each stage so, the loop's share taken off."""
+    cdef tuple a
+    if name == "loop":
+        for a in inputs:
+            pass
+    elif name == "fetch_md":
+        for a in inputs:
+            c_fetch_md(a[0], a[1])
+    elif name == "spread":
+        for a in inputs:
+            c_spread(<MarketView?>a[0], <InstrumentState?>a[1], a[2], a[3])
+    elif name == "guards":
+        for a in inputs:
+            c_guards(<MarketView?>a[0], <SpreadDecision?>a[1], <InstrumentState?>a[2], a[3], a[4], a[5])
+    elif name == "inventory":
+        for a in inputs:
+            c_inventory(<SpreadDecision?>a[0], <GuardDecision?>a[1], a[2], a[3], a[4])
+    elif name == "queue_aware":
+        for a in inputs:
+            c_queue_aware(<MarketView?>a[0], <SpreadDecision?>a[1], <InventoryDecision?>a[2], a[3], a[4], a[5])
+    elif name == "emit":
+        for a in inputs:
+            c_emit(<QueueDecision?>a[0], <GuardDecision?>a[1], <SpreadDecision?>a[2], <InstrumentState?>a[3],
+                   a[4], a[5], a[6])
+    else:
+        raise ValueError(f"no stage {name!r}")
 
 
 cdef class PipelineRunner:
@@ -113,12 +148,12 @@ cdef class PipelineRunner:
         cdef object spec = self.specs[slot]
         cdef InstrumentState state = self.states[slot]
         cdef object now = obj(ctx, NOW_NS)
-        cdef MarketView view = _fetch_md(snap, now)
-        cdef SpreadDecision sd = _spread(view, state, now, self.spread_cfgs[slot])
-        cdef GuardDecision gd = _guards(view, sd, state, ctx, spec, self.guards_cfg)
-        cdef InventoryDecision inv = _inventory(sd, gd, ctx, spec, self.inventory_cfg)
-        cdef QueueDecision qd = _queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
-        _emit(qd, gd, sd, state, ctx, spec, _discard)
+        cdef MarketView view = c_fetch_md(snap, now)
+        cdef SpreadDecision sd = c_spread(view, state, now, self.spread_cfgs[slot])
+        cdef GuardDecision gd = c_guards(view, sd, state, ctx, spec, self.guards_cfg)
+        cdef InventoryDecision inv = c_inventory(sd, gd, ctx, spec, self.inventory_cfg)
+        cdef QueueDecision qd = c_queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
+        c_emit(qd, gd, sd, state, ctx, spec, _discard)
 
     def tick(self, Py_ssize_t slot, snap, ctx):
         check(ctx, CONTEXT)
@@ -130,22 +165,22 @@ cdef class PipelineRunner:
         cdef bint sampled = times.skip == 0  # one tick in stage_budgets.sample_every: marks between
         cdef long long t[7]
         t[0] = clock_ns()
-        cdef MarketView view = _fetch_md(snap, now)
+        cdef MarketView view = c_fetch_md(snap, now)
         if sampled:
             t[1] = clock_ns()
-        cdef SpreadDecision sd = _spread(view, state, now, spread_cfg)
+        cdef SpreadDecision sd = c_spread(view, state, now, spread_cfg)
         if sampled:
             t[2] = clock_ns()
-        cdef GuardDecision gd = _guards(view, sd, state, ctx, spec, self.guards_cfg)
+        cdef GuardDecision gd = c_guards(view, sd, state, ctx, spec, self.guards_cfg)
         if sampled:
             t[3] = clock_ns()
-        cdef InventoryDecision inv = _inventory(sd, gd, ctx, spec, self.inventory_cfg)
+        cdef InventoryDecision inv = c_inventory(sd, gd, ctx, spec, self.inventory_cfg)
         if sampled:
             t[4] = clock_ns()
-        cdef QueueDecision qd = _queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
+        cdef QueueDecision qd = c_queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
         if sampled:
             t[5] = clock_ns()
-        cdef tuple out = _emit(qd, gd, sd, state, ctx, spec, self.sink)
+        cdef tuple out = c_emit(qd, gd, sd, state, ctx, spec, self.sink)
         t[6] = clock_ns()
         self.states[slot] = out[1]
         times.record(t, sampled)
