@@ -544,7 +544,7 @@ def test_the_tick_gate_runs_a_tick_exactly_when_an_input_changed_or_the_interval
     gate, rule = TickGate(3, 10.0), _GateRule(3, 10_000_000)
     books = [[100.0, 1.0, 101.0, 2.0] for _ in range(3)]
     versions, now, skipped = [0, 0, 0], 1_700_000_000_000_000_000, 0
-    for slot, field, bump, version, weight, dt, invalidate in steps:
+    for k, (slot, field, bump, version, weight, dt, invalidate) in enumerate(steps):
         books[slot][field] += bump * 0.5
         versions[slot] += version == 4
         now += dt
@@ -554,5 +554,8 @@ def test_the_tick_gate_runs_a_tick_exactly_when_an_input_changed_or_the_interval
         l1 = tuple(books[slot])
         want = rule.need(slot, l1, versions[slot], weight, now)
         skipped += not want
-        assert gate.need(slot, l1, versions[slot], weight, now) == want
+        # the top alone, or followed by the rest of a book's L1 tuple or record, which it ignores
+        assert gate.need(slot, l1 + (float(k),) * slot, versions[slot], weight, now) == want
     assert gate.skipped == skipped
+    with pytest.raises(ValueError, match="l1"):
+        gate.need(0, (100.0, 1.0, 101.0), 0, 1.0, now)

@@ -180,11 +180,11 @@ class Replay:
                         self.engine.invalidate()
                         self.risk_log.append((now, risk.describe()))
                 if book_flags:  # a flatten works every position down, whatever the allocator says
-                    if need(i, l1[:4], venue_version[i], 1.0, now):
+                    if need(i, l1, venue_version[i], 1.0, now):
                         run(i, l1_record(i, 0, l1), now, 1.0, book_flags, legacy_slot[i])
                     continue
                 weight = weight_of[i]
-                if need(i, l1[:4], venue_version[i], weight, now):
+                if need(i, l1, venue_version[i], weight, now):
                     run(i, l1_record(i, 0, l1), now, weight, flags_of[i])
             if progress and time.perf_counter() > next_progress:  # once a batch, not per event
                 next_progress += 0.5

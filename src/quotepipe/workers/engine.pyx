@@ -31,7 +31,7 @@ it is valued.
 from quotepipe.domain.guards import Guard, Reason
 from quotepipe.domain.instrument import InstrumentSpec, instrument_specs
 from quotepipe.domain.orders import ASK, BID, KEEP, NONE, Action
-from quotepipe.domain.snapshot import ASK_PX, ASK_QTY, BID_PX, Snapshot
+from quotepipe.domain.snapshot import ASK_PX, BID_PX, Snapshot
 from quotepipe.workers.dto import QuoteIntent, TickContext
 from quotepipe.workers.shadow import ShadowTally, make_runner
 
@@ -42,7 +42,7 @@ from quotepipe.workers.trigger cimport TickGate
 #: what ``record`` keeps of each tick: the slot and the chain's two inputs
 TickInput = tuple
 
-cdef Py_ssize_t _BID_PX = BID_PX, _ASK_PX = ASK_PX, _TOP_END = ASK_QTY + 1
+cdef Py_ssize_t _BID_PX = BID_PX, _ASK_PX = ASK_PX
 cdef int _BID = BID, _ASK = ASK, _NONE = NONE, _KEEP = KEEP
 cdef Py_ssize_t SLOT = offset(QuoteIntent, "slot"), GUARD = offset(QuoteIntent, "guard")
 cdef Py_ssize_t BID_ACTION = offset(QuoteIntent, "bid_action"), ASK_ACTION = offset(QuoteIntent, "ask_action")
@@ -134,7 +134,7 @@ cdef class TickEngine:
         """One tick of ``slot`` on its L1 record ``rec`` at event time ``now``; None when the
         gate skips it. A caller that builds the record only for a tick that runs (replay) asks
         ``gate.need`` itself, then calls ``run``."""
-        if not self.gate.need(slot, rec[_BID_PX:_TOP_END], venue_version, weight, now):
+        if not self.gate.need(slot, rec, venue_version, weight, now):  # reads the top of the record
             return None
         return self.run(slot, rec, now, weight, flags, halted)
 

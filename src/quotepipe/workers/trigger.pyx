@@ -58,11 +58,12 @@ cdef class TickGate:
         return 0
 
     cpdef bint need(self, Py_ssize_t slot, tuple l1, venue_version, double weight, now_ns) except -1:
-        """True when the chain must run; records the inputs it ran on. ``l1``: bid, bid size,
-        ask, ask size."""
+        """True when the chain must run; records the inputs it ran on. ``l1`` starts with bid,
+        bid size, ask, ask size: a book's L1 tuple or an L1 record as it is (nothing after the
+        four is read, so the caller slices nothing)."""
         self._slot(slot)
-        if len(l1) != 4:
-            raise ValueError(f"l1: expected (bid, bid_qty, ask, ask_qty), got {len(l1)} values")
+        if len(l1) < 4:
+            raise ValueError(f"l1: expected (bid, bid_qty, ask, ask_qty, ...), got {len(l1)} values")
         cdef double bid = f64_of(l1[0]), bid_qty = f64_of(l1[1]), ask = f64_of(l1[2]), ask_qty = f64_of(l1[3])
         cdef long long version = int64_of(venue_version), now = int64_of(now_ns)
         cdef double *last = self.l1 + 4 * slot
