@@ -1,5 +1,7 @@
 """Type stub of the compiled ``trigger`` extension (trigger.pyx): the tick gate."""
 
+from typing import Any
+
 class TickGate:
     skipped: int
     @property
@@ -7,5 +9,5 @@ class TickGate:
     def __init__(self, n_instruments: int, max_interval_ms: float) -> None: ...
     def set_interval(self, max_interval_ms: float) -> None: ...
     def invalidate(self, slot: int) -> None: ...
-    def need(self, slot: int, l1: tuple[float, float, float, float], venue_version: int, weight: float,
+    def need(self, slot: int, l1: tuple[Any, ...], venue_version: int, weight: float,
              now_ns: int) -> bool: ...
