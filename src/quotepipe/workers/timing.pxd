@@ -15,3 +15,4 @@ cdef class StageTimes:
     cdef long long[::1] _raw, _totals
     cdef Py_ssize_t _next_skip(self) noexcept
     cdef void record(self, const long long *marks, bint sampled) noexcept
+    cdef void _keep(self, const long long *marks) noexcept

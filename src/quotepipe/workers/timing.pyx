@@ -87,27 +87,27 @@ cdef class StageTimes:
     cdef void record(self, const long long *marks, bint sampled) noexcept:
         """One tick: its total (last mark minus first), and when ``sampled`` all its marks.
         The caller flushes once ``n`` reaches ``BUFFER``."""
-        cdef Py_ssize_t k, base, last = self.marks - 1
-        self._totals[self.n] = marks[last] - marks[0]
+        self._totals[self.n] = marks[self.marks - 1] - marks[0]
         self.n += 1
         if sampled:
-            base = self.m * self.marks
-            for k in range(self.marks):
-                self._raw[base + k] = marks[k]
-            self.m += 1
-            self.skip = self._next_skip()
+            self._keep(marks)
         else:
             self.skip -= 1
 
-    def sample(self, *marks):
-        """The sampled tick's marks: before the first stage, then after each."""
-        if len(marks) != self.marks:
-            raise ValueError(f"a sampled tick takes {self.marks} marks, got {len(marks)}")
+    cdef void _keep(self, const long long *marks) noexcept:
+        """A sampled tick's marks into ``raw``, and the countdown to the next one."""
         cdef Py_ssize_t k, base = self.m * self.marks
         for k in range(self.marks):
             self._raw[base + k] = marks[k]
         self.m += 1
         self.skip = self._next_skip()
+
+    def sample(self, *marks):
+        """The sampled tick's marks: before the first stage, then after each."""
+        if len(marks) != self.marks:
+            raise ValueError(f"a sampled tick takes {self.marks} marks, got {len(marks)}")
+        cdef long long[::1] held = array("q", marks)
+        self._keep(&held[0])
 
     def flush(self):
         cdef Py_ssize_t n = self.n, m = self.m
