@@ -20,6 +20,7 @@ FLAGS = ["-O2", "-ffp-contract=off"]
 STAGES = ("fetch_md", "spread", "guards", "inventory", "queue_aware", "emit")
 
 EXTENSIONS = [
+    Extension("quotepipe.shm.buckets", ["src/quotepipe/shm/buckets.pyx"], extra_compile_args=FLAGS),
     Extension("quotepipe.domain.valuation", ["src/quotepipe/domain/valuation.pyx"],
               extra_compile_args=FLAGS),
     Extension("quotepipe.marketdata.book", ["src/quotepipe/marketdata/book.pyx"],

@@ -16,6 +16,7 @@ import pytest
 
 from quotepipe.domain.guards import FLAG_BLACKLISTED
 from quotepipe.domain.snapshot import Snapshot
+from quotepipe.shm.buckets import record_into
 from quotepipe.shm.control import ControlBlock, Role
 from quotepipe.shm.ring import RingLayout, RingReader, RingWriter
 from quotepipe.shm.segment import (
@@ -34,7 +35,6 @@ from quotepipe.shm.stats import (
     StatsSchema,
     bucket_bounds,
     bucket_of,
-    buckets_of,
     percentile_from_counts,
 )
 from quotepipe.shm.weights import WeightsArray
@@ -120,20 +120,59 @@ def test_snapshot_table_round_trip(instance_name):
         assert reader.sequence(1) == 2
 
 
+def reference_bucket(v: int) -> int:
+    """The buckets' rule written out in Python: below 64 ns one bucket a value (none or less in
+    bucket 0); above, 32 buckets a power of two, the top bucket taking everything past it."""
+    if v < 64:
+        return max(v, 0)
+    e = v.bit_length() - 6
+    return min((e << 5) + (v >> e), N_BUCKETS - 1)
+
+
+def histogram_values() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    edges = [(1 << k) + d for k in range(6, 63) for d in (-1, 0, 1)]  # each power of two's edges
+    return np.concatenate([np.arange(-70, 5000), rng.integers(100, 100_000_000, 100_000),
+                           np.array(edges + [2**63 - 1, -(2**63)], dtype=np.int64)])
+
+
 def test_histogram_buckets_are_within_two_percent():
     lower, upper = bucket_bounds()
     assert lower[0] == 0 and upper[-1] > 1e11
     assert np.all(lower[1:] == upper[:-1])  # contiguous
     mid = (lower + upper) / 2
-    rng = np.random.default_rng(1)
-    values = np.unique(np.concatenate([np.arange(0, 5000),
-                                       rng.integers(100, 100_000_000, 100_000)]))
-    b = buckets_of(values)
-    assert np.array_equal(b, [bucket_of(int(v)) for v in values])
-    assert np.all((lower[b] <= values) & (values < upper[b]))
+    values = np.unique(histogram_values())
+    b = np.array([bucket_of(int(v)) for v in values])
+    assert np.array_equal(b, [reference_bucket(int(v)) for v in values])
+    inside = (values >= 0) & (values < upper[-1])
+    assert np.all((lower[b[inside]] <= values[inside]) & (values[inside] < upper[b[inside]]))
     big = values >= 100
-    rel = np.abs(mid[b][big] - values[big]) / values[big]
+    rel = np.abs(mid[b][big & inside] - values[big & inside]) / values[big & inside]
     assert rel.max() <= 0.02
+
+
+def test_record_many_counts_each_value_as_record_does(instance_name):
+    """The compiled batch (``buckets.record_into``) against one ``record`` a value: the same
+    count, sum of the positive values and bucket counts, at every power of two's edges and
+    below zero; a strided batch is read as it lies."""
+    values = histogram_values()
+    values = values[values < 2**40]  # keep the sum inside a uint64 word
+    schema = StatsSchema(["batch", "one"], [], [])
+    with SegmentSet(instance_name) as segs:
+        block = StatsBlock.create(segs, "stats.r", schema)
+        batch, one = block.hist("batch"), block.hist("one")
+        batch.record_many(values[::2])
+        batch.record_many(values[1::2])  # a strided view
+        batch.record_many(np.array([], dtype=np.int64))
+        for v in values:
+            one.record(int(v))
+        expected = np.bincount([reference_bucket(int(v)) for v in values], minlength=N_BUCKETS)
+        assert np.array_equal(batch.counts(), expected)
+        assert np.array_equal(one.counts(), expected)
+        assert batch.count == one.count == len(values)
+        assert batch.sum_ns == one.sum_ns == int(values[values > 0].sum())
+        with pytest.raises(ValueError, match="words"):
+            record_into(np.zeros(3, dtype=np.uint64), values)
 
 
 def test_histogram_percentiles_match_numpy(instance_name):
@@ -195,7 +234,8 @@ OWNER = textwrap.dedent("""
     import sys, time
     from quotepipe.shm.segment import SegmentSet
     from quotepipe.shm.control import ControlBlock
-    from quotepipe.shm.weights import WeightsArray
+    from quotepipe.shm.buckets import record_into
+from quotepipe.shm.weights import WeightsArray
     segs = SegmentSet(sys.argv[1])
     segs.claim()
     ControlBlock.create(segs, 1)

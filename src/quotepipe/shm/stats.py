@@ -2,11 +2,12 @@
 
 One writer per block (the process it belongs to); readers copy it at any time
 without stopping the writer. Histograms use fixed log-linear buckets over
-integer nanoseconds: values below 64 ns have a bucket each; above, every power
-of two is split into 32 buckets, so a bucket is at most 1/32 of its value wide
-and its midpoint is within 1.6% of anything in it (100 ns to 100 ms and far
-beyond). Hot loops record timings into a local array and flush them with
-``Histogram.record_many``; one ``record`` per value is there for slow paths.
+integer nanoseconds (``shm.buckets``, compiled): values below 64 ns have a bucket
+each; above, every power of two is split into 32 buckets, so a bucket is at most
+1/32 of its value wide and its midpoint is within 1.6% of anything in it (100 ns
+to 100 ms and far beyond). Hot loops record timings into a local array and flush
+them with ``Histogram.record_many``; one ``record`` per value is there for slow
+paths.
 """
 
 from __future__ import annotations
@@ -15,22 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from quotepipe.shm.buckets import HIST_WORDS, LINEAR, N_BUCKETS, SUB, bucket_of, record_into
 from quotepipe.shm.segment import Segment, SegmentSet, align
-
-SUB_BITS = 5
-SUB = 1 << SUB_BITS            # 32 buckets per power of two
-LINEAR = 2 * SUB               # values below 64 ns are exact
-MAX_EXP = 34                   # top bucket starts at 63 * 2**34 ns (~18 min)
-N_BUCKETS = LINEAR + MAX_EXP * SUB
-HIST_WORDS = 2 + N_BUCKETS     # count, sum_ns, buckets
-
-
-def bucket_of(v: int) -> int:
-    if v < LINEAR:
-        return v if v > 0 else 0
-    e = v.bit_length() - (SUB_BITS + 1)
-    b = (e << SUB_BITS) + (v >> e)
-    return b if b < N_BUCKETS else N_BUCKETS - 1
 
 
 def bucket_bounds() -> tuple[np.ndarray, np.ndarray]:
@@ -45,17 +32,6 @@ def bucket_bounds() -> tuple[np.ndarray, np.ndarray]:
 
 _LOWER, _UPPER = bucket_bounds()
 _MID = np.where(_UPPER - _LOWER <= 1, _LOWER, (_LOWER + _UPPER) / 2)
-
-
-def buckets_of(values: np.ndarray) -> np.ndarray:
-    v = np.maximum(np.asarray(values, dtype=np.int64), 0)
-    bits = np.zeros(v.shape, dtype=np.int64)
-    big = v >= LINEAR
-    # frexp's exponent is the bit length, exactly, for integers below 2**53
-    bits[big] = np.frexp(v[big].astype(np.float64))[1]
-    e = np.maximum(bits - (SUB_BITS + 1), 0)
-    b = np.where(big, (e << SUB_BITS) + (v >> e), v)
-    return np.minimum(b, N_BUCKETS - 1)
 
 
 def percentile_from_counts(counts: np.ndarray, q: float) -> float:
@@ -85,15 +61,14 @@ class Histogram:
         q[self._sum] += ns if ns > 0 else 0
 
     def record_many(self, ns: np.ndarray) -> None:
-        """Add a batch of values: one numpy pass, for flushing hot-loop timings."""
-        if len(ns) == 0:
-            return
-        counts = np.bincount(buckets_of(ns), minlength=N_BUCKETS)
-        buckets = self._array[2:]
-        buckets += counts.astype(np.uint64)
-        q = self._q
-        q[self._count] += int(len(ns))
-        q[self._sum] += int(np.maximum(ns, 0).sum())
+        """Add a batch of values in one compiled loop (``buckets.record_into``): for flushing
+        hot-loop timings."""
+        record_into(self._array, np.asarray(ns, dtype=np.int64))
+
+    @property
+    def words(self) -> np.ndarray:
+        """The histogram's words (count, sum_ns, buckets) as a uint64 view, for compiled writers."""
+        return self._array
 
     def counts(self) -> np.ndarray:
         return self._array[2:].copy()

@@ -7,7 +7,8 @@ on those totals when the buffer is flushed. One tick in ``every`` on average
 (``stage_budgets.sample_every``) also takes a mark between stages and packs the
 seven marks into a second buffer: five clock reads fewer on the other ticks. The sampled tick is chosen by a jittered
 countdown (uniform on ``0 .. 2 * every - 2`` ticks), so a period in the workload
-cannot line up with the sampling. A full buffer is flushed with one numpy pass;
+cannot line up with the sampling. A full buffer is flushed in one C loop (it had
+been a dozen numpy passes for each of seven histograms: 350 µs a flush, 85 ns a tick);
 ``flush`` runs before the deadline changes, so each tick meets the deadline it ran
 under.
 
@@ -26,9 +27,9 @@ through the same public ``totals`` and ``n`` as before.
 import math
 from array import array
 
-import numpy as np
-
 from quotepipe.domain.stages import STAGES
+
+from quotepipe.shm.buckets cimport count
 
 BUFFER = 4096  #: ticks buffered between flushes
 # the sampling countdown's jitter: a 31-bit linear congruential generator
@@ -110,17 +111,24 @@ cdef class StageTimes:
         self._keep(&held[0])
 
     def flush(self):
-        cdef Py_ssize_t n = self.n, m = self.m
+        """The buffered ticks into the histograms, one C loop over them (``shm.buckets``): the
+        stages' spans straight from the sampled marks, every total checked on the deadline."""
+        cdef Py_ssize_t n = self.n, m = self.m, i, k, base
+        cdef unsigned long long[::1] words
+        cdef long long total, deadline = self.deadline_ns, misses = 0
         if m:
-            marks = np.frombuffer(self.raw, np.int64, m * self.marks).reshape(m, self.marks)
-            spans = np.diff(marks, axis=1)
-            for k, h in enumerate(self.stage_hists):
-                h.record_many(spans[:, k])
+            for k in range(self.marks - 1):
+                words = self.stage_hists[k].words
+                for i in range(m):
+                    base = i * self.marks + k
+                    count(&words[0], self._raw[base + 1] - self._raw[base])
             self.m = 0
         if n:
-            total = np.frombuffer(self.totals, np.int64, n)
-            self.total_hist.record_many(total)
-            misses = int(np.count_nonzero(total > self.deadline_ns))
+            words = self.total_hist.words
+            for i in range(n):
+                total = self._totals[i]
+                count(&words[0], total)
+                misses += total > deadline
             self.n = 0
             if misses:
                 self.deadline_misses += misses
