@@ -234,8 +234,7 @@ OWNER = textwrap.dedent("""
     import sys, time
     from quotepipe.shm.segment import SegmentSet
     from quotepipe.shm.control import ControlBlock
-    from quotepipe.shm.buckets import record_into
-from quotepipe.shm.weights import WeightsArray
+    from quotepipe.shm.weights import WeightsArray
     segs = SegmentSet(sys.argv[1])
     segs.claim()
     ControlBlock.create(segs, 1)
