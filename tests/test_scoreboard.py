@@ -77,11 +77,12 @@ def test_scoreboard_disabled_gives_no_metrics():
 # ------------------------------------------------------------------ allocator
 
 def test_clamp_keeps_the_mean_at_one_where_possible():
-    w = clamp_mean_one(np.array([5.0, 0.5, 0.3, 0.2]), 0.3, 2.5)
+    w = np.array(clamp_mean_one([5.0, 0.5, 0.3, 0.2], 0.3, 2.5))
     assert w.max() <= 2.5 and w.min() >= 0.3
     assert w.mean() == pytest.approx(1.0)
-    assert list(clamp_mean_one(np.array([6.0, 1e-3]), 0.3, 1.2)) == pytest.approx([1.2, 0.8])
-    assert list(clamp_mean_one(np.array([6.0, 6.0]), 0.3, 0.9)) == [0.9, 0.9]  # mean 1 impossible
+    assert clamp_mean_one(np.array([6.0, 1e-3]), 0.3, 1.2) == pytest.approx([1.2, 0.8])
+    assert clamp_mean_one([6.0, 6.0], 0.3, 0.9) == [0.9, 0.9]  # mean 1 impossible
+    assert clamp_mean_one([], 0.3, 2.5) == []
 
 
 @settings(max_examples=300, deadline=None)
@@ -91,7 +92,7 @@ def test_clamp_keeps_the_mean_at_one_where_possible():
 def test_clamp_solves_for_the_scale_exactly(raw, lo, hi):
     """Inside the bounds, order kept, and the mean is 1 whenever a scale can reach it."""
     w = np.array(raw)
-    out = clamp_mean_one(w, lo, hi)
+    out = np.array(clamp_mean_one(raw, lo, hi))
     assert (out >= lo - 1e-12).all() and (out <= hi + 1e-12).all()
     for i in range(len(w)):
         for j in range(len(w)):
@@ -100,6 +101,43 @@ def test_clamp_solves_for_the_scale_exactly(raw, lo, hi):
     reachable = np.clip(w * 1e12, lo, hi).mean() >= 1.0 and np.clip(w * 1e-12, lo, hi).mean() <= 1.0
     if reachable:
         assert out.mean() == pytest.approx(1.0, abs=1e-9)
+
+
+def clamp_by_walking(w, lo, hi, total_wanted=None):
+    """The clamp as first written: every kink tried from the left, numpy's clip at the end."""
+    w = np.asarray(w, dtype=np.float64)
+    n = float(len(w)) if total_wanted is None else total_wanted
+    xs = w.tolist()
+
+    def total(c):
+        return sum(min(max(c * x, lo), hi) for x in xs)
+
+    if total(1e12) < n:
+        return [hi] * len(xs)
+    if total(1e-12) > n:
+        return [lo] * len(xs)
+    left = 0.0
+    for right in (*sorted({k for x in xs if x > 0.0 for k in (lo / x, hi / x) if k < 1e12}), 1e12):
+        if total(right) >= n:
+            break
+        left = right
+    mid = (left + right) / 2
+    slope = sum(x for x in xs if lo < mid * x < hi)
+    fixed = sum(min(max(mid * x, lo), hi) for x in xs if not lo < mid * x < hi)
+    c = (n - fixed) / slope if slope > 0.0 else right
+    return np.clip(w * c, lo, hi).tolist()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.floats(0.0, 50.0), min_size=1, max_size=12), st.floats(0.05, 1.0), st.floats(1.01, 4.0),
+       st.one_of(st.none(), st.floats(0.5, 14.0)))
+@example([5e-324], 1.0, 2.0, None)
+@example([1.0, 1.0, 1.0], 0.3, 2.5, None)      # no kink inside: the first candidate already crosses
+@example([0.0, 0.0, 3.0], 0.3, 2.5, 2.0)       # weights at zero have no kinks
+def test_clamp_finds_the_piece_a_walk_from_the_left_finds(raw, lo, hi, total_wanted):
+    """The binary search over the kinks gives the weights of the walk it replaced, bit for bit
+    (replay's quotes depend on them): the same piece, the same scale, the same clip."""
+    assert clamp_mean_one(raw, lo, hi, total_wanted) == clamp_by_walking(raw, lo, hi, total_wanted)
 
 
 class FakeScores(Scoreboard):
@@ -132,6 +170,27 @@ def test_softmax_clamp_and_mean():
     assert w[0] == 2.5 and 0.3 <= w[3] < w[1]
     assert w.mean() == pytest.approx(1.0)
     assert w[1] == w[2]
+
+
+def test_weights_do_not_depend_on_numpys_exp_kernel(monkeypatch):
+    """numpy's ``exp`` picks a SIMD kernel by the CPU, and its AVX-512 kernel rounds some values
+    to another last bit than its AVX2 path: the weights, and so replay's quotes, must be the same
+    on every host. Here numpy's exp is made to round every other value up one bit."""
+    def weights():
+        a = alloc(n=6, max_step=10.0, hysteresis=0.0, temperature=0.3)
+        a.allocate(T0, FakeScores(6, [0.73, 0.52, 0.41, 0.66, 0.58, 0.2]))
+        return a.weights.tolist()
+
+    expected = weights()
+    exp = np.exp
+
+    def another_kernel(x, *args, **kw):
+        out = np.array(exp(x, *args, **kw), dtype=np.float64, ndmin=1)
+        out[::2] = np.nextafter(out[::2], np.inf)
+        return out if np.ndim(x) else out[0]
+
+    monkeypatch.setattr(np, "exp", another_kernel)
+    assert weights() == expected
 
 
 def test_hysteresis_and_max_step():

@@ -38,42 +38,51 @@ from quotepipe.scoreboard.metrics import Scoreboard
 C_MAX = 1e12  #: the scales searched lie in [1 / C_MAX, C_MAX]
 
 
-def clamp_mean_one(w: np.ndarray, lo: float, hi: float, total_wanted: float | None = None) -> np.ndarray:
+def clamp_mean_one(w: Sequence[float], lo: float, hi: float,
+                   total_wanted: float | None = None) -> list[float]:
     """``clip(c * w, lo, hi)`` with the one scale ``c`` that makes the mean 1 (the sum
     ``total_wanted`` when given).
 
     One common scale keeps the order of the weights; when no scale can reach a
     mean of 1 inside the bounds, the closest bound wins (all at ``lo`` or ``hi``).
     ``f(c) = sum(clip(c * w))`` is continuous, nondecreasing and linear between
-    the kinks ``lo / w_i`` and ``hi / w_i``: the scale is solved exactly on the
-    piece where ``f`` crosses ``n``, in plain floats (a few instruments).
+    the kinks ``lo / w_i`` and ``hi / w_i``: the piece where ``f`` crosses ``n`` is
+    found by a binary search over the sorted kinks (``f`` as computed in floats is
+    nondecreasing too, each term and each rounded sum being so, so the search
+    finds the piece a walk from the left finds), and the scale is solved exactly on
+    it, in plain floats: a few instruments, where numpy's per-call cost was most of
+    an allocation round.
     """
-    w = np.asarray(w, dtype=np.float64)
-    if len(w) == 0:
-        return w.copy()
-    n = float(len(w)) if total_wanted is None else total_wanted
-    xs = w.tolist()
+    xs = [float(x) for x in w]
+    if not xs:
+        return []
+    n = float(len(xs)) if total_wanted is None else total_wanted
 
     def total(c: float) -> float:
-        return sum(min(max(c * x, lo), hi) for x in xs)
+        return sum([min(max(c * x, lo), hi) for x in xs])
 
     if total(C_MAX) < n:
-        return np.full(len(w), hi)
+        return [hi] * len(xs)
     if total(1 / C_MAX) > n:
-        return np.full(len(w), lo)
-    left = 0.0
+        return [lo] * len(xs)
     # the kinks inside the searched range (a weight near the smallest float puts its kinks past
     # it, or at inf); the range's end is the last candidate, where total >= n was checked above
-    kinks = {k for x in xs if x > 0.0 for k in (lo / x, hi / x) if k < C_MAX}
-    for right in (*sorted(kinks), C_MAX):
-        if total(right) >= n:
-            break
-        left = right
+    candidates = sorted({k for x in xs if x > 0.0 for k in (lo / x, hi / x) if k < C_MAX})
+    candidates.append(C_MAX)
+    first, last = 0, len(candidates) - 1  # the first candidate with total >= n lies in [first, last]
+    while first < last:
+        middle = (first + last) // 2
+        if total(candidates[middle]) >= n:
+            last = middle
+        else:
+            first = middle + 1
+    right = candidates[first]
+    left = candidates[first - 1] if first else 0.0
     mid = (left + right) / 2
-    slope = sum(x for x in xs if lo < mid * x < hi)
-    fixed = sum(min(max(mid * x, lo), hi) for x in xs if not lo < mid * x < hi)
+    slope = sum([x for x in xs if lo < mid * x < hi])
+    fixed = sum([min(max(mid * x, lo), hi) for x in xs if not lo < mid * x < hi])
     c = (n - fixed) / slope if slope > 0.0 else right
-    return np.clip(w * c, lo, hi)
+    return [min(max(x * c, lo), hi) for x in xs]
 
 
 class Allocator:
@@ -107,8 +116,10 @@ class Allocator:
         The round works on plain lists (``w``, ``f``), read from the arrays once and written
         back once when something changed: numpy's per-element scalars (an ``&`` on a uint64,
         a float read) cost thousands of instructions each, 190,000 a round on six
-        instruments. The softmax stays in numpy (its ``exp`` and its pairwise sum), so the
-        weights are the same bits as before."""
+        instruments. The softmax is plain floats with the C library's ``exp``: numpy's
+        ``exp`` picks a SIMD kernel by the CPU, and its AVX-512 kernel rounds some values
+        to another last bit than its AVX2 path and the C library, so the same recording
+        gave other weights, and other quotes, on another host."""
         cfg = self.cfg
         self.next_ns = now_ns + int(cfg.interval_ms * 1e6)
         if not cfg.enabled:
@@ -124,9 +135,11 @@ class Allocator:
                 probation[i] = False  # earned its fresh prior: free again
         active = [i for i in range(n) if not f[i] & FLAG_BLACKLISTED and (live is None or live[i])]
         if active:
-            z = np.array([board.score(i) for i in active]) / cfg.temperature
-            e = np.exp(z - z.max())
-            target = clamp_mean_one(len(active) * e / e.sum(), cfg.min_weight, cfg.max_weight).tolist()
+            z = [board.score(i) / cfg.temperature for i in active]
+            top = max(z)
+            e = [math.exp(x - top) for x in z]
+            e_sum = sum(e)
+            target = clamp_mean_one([len(active) * x / e_sum for x in e], cfg.min_weight, cfg.max_weight)
             moved = False
             for i, t in zip(active, target, strict=True):
                 if returned[i]:
@@ -141,8 +154,8 @@ class Allocator:
             free = [i for i in active if not probation[i]]
             if moved and free:
                 held = sum(w[i] for i in active if probation[i])
-                rescaled = clamp_mean_one(np.array([w[i] for i in free]), cfg.min_weight, cfg.max_weight,
-                                          len(active) - held).tolist()
+                rescaled = clamp_mean_one([w[i] for i in free], cfg.min_weight, cfg.max_weight,
+                                          len(active) - held)
                 for i, x in zip(free, rescaled, strict=True):
                     w[i] = x
         if w == before_w and f == before_f:
