@@ -5,7 +5,7 @@ extensions, so that ``pip install -e .`` (``make``) builds them in place. The
 chain's stages must give the Python reference's floats bit for bit, so no
 contraction of a multiply and an add into one rounding (``-ffp-contract=off``).
 
-Five plain Python modules that run per market event in replay (its loop, the
+Five plain Python modules that run per market event in replay (its driver, the
 recording reader and feed, the scoreboard and the allocator) are compiled as they
 are (``PLAIN``): their source stays the Python a reader and the type checker see.
 Cython would otherwise take their type hints as C types (a ``tuple[float, ...]``
@@ -42,6 +42,7 @@ EXTENSIONS = [
     Extension("quotepipe.venue.queue_models", ["src/quotepipe/venue/queue_models.pyx"],
               extra_compile_args=FLAGS),
     Extension("quotepipe.venue.paper", ["src/quotepipe/venue/paper.pyx"], extra_compile_args=FLAGS),
+    Extension("quotepipe.replay_loop", ["src/quotepipe/replay_loop.pyx"], extra_compile_args=FLAGS),
 ]
 PLAIN = ("quotepipe.replay", "quotepipe.marketdata.recording", "quotepipe.marketdata.feed",
          "quotepipe.scoreboard.metrics", "quotepipe.scoreboard.allocator")

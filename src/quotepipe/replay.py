@@ -25,10 +25,10 @@ from quotepipe.domain.shards import ShardMap
 from quotepipe.domain.stages import TIMED
 from quotepipe.marketdata.book import BookSet
 from quotepipe.marketdata.feed import Feed
-from quotepipe.marketdata.messages import BookTickerEvent, TradeEvent
+from quotepipe.replay_loop import play
 from quotepipe.results.rundir import RunRecorder
 from quotepipe.scoreboard.allocator import Allocator
-from quotepipe.scoreboard.arrival import REFIT_NS, ArrivalFits, fit_summary
+from quotepipe.scoreboard.arrival import ArrivalFits, fit_summary
 from quotepipe.scoreboard.metrics import Scoreboard
 from quotepipe.shm.catalog import WORKER_STATS
 from quotepipe.shm.stats import StatsBlock
@@ -119,84 +119,18 @@ class Replay:
             self.recorder.on_intent(intent.slot, intent.t_ns, intent.guard, intent.reasons, quoting)
 
     def run(self) -> dict[str, Any]:
-        books, venue, board, alloc = self.books, self.venue, self.board, self.allocator
-        weights, flags = alloc.weights, alloc.flags
-        weight_of, flags_of = weights.tolist(), [int(f) for f in flags]  # refreshed on each change
-        use_alloc = self.use_allocator
-        progress = self.progress
-        on_book, on_trade = venue.on_book, venue.on_trade
-        on_mid, markout_due = board.on_mid, board.due_ns
-        need, run = self.engine.gate.need, self.engine.run
-        l1_record = books.l1_record
-        venue_version = venue.version
-        risk, use_risk, next_risk = self.risk, self.risk.enabled, 0
-        book_flags, legacy_slot = 0, self.legacy_slot
-        fits, next_fit = self.fits, 0
-        md_seq = books.md_seq
-        rec = self.recorder
-        rec_due = rec.due if rec is not None else []
-        now = 0
+        """Every event through the books, the venue, the scoreboard and allocator and the tick
+        engine (``replay_loop.play``, compiled), then the summary."""
         t0 = time.perf_counter()
-        next_progress = t0 + 1.0
-        events = 0
-        for batch in self.feed.batches(self.limit):
-            for ev in batch:
-                events += 1
-                i = books.apply(ev)
-                if i < 0:
-                    continue
-                now = ev.recv_ns
-                book = books.books[i]
-                l1 = book.l1()
-                bid, bid_qty, ask, ask_qty, _ = l1
-                if type(ev) is TradeEvent:
-                    on_trade(i, now, ev.price, ev.qty, -1 if ev.buyer_maker else 1)  # the aggressor (ev.side)
-                else:
-                    on_book(i, now, bid, bid_qty, ask, ask_qty, book, type(ev) is not BookTickerEvent)
-                mid = (bid + ask) * 0.5
-                if 0 < markout_due[i] <= now and 0.0 < bid < ask:
-                    on_mid(i, now, mid)
-                if rec is not None:
-                    if 0 < rec_due[i] <= now and 0.0 < bid < ask:
-                        rec.on_mid(i, now, mid)
-                    if now >= rec.next_sample:
-                        self._sample(now)
-                if fits is not None:
-                    if type(ev) is TradeEvent:
-                        fits.on_trade(i, now, ev.price, -1 if ev.buyer_maker else 1)
-                    elif 0.0 < bid < ask:
-                        fits.on_mid(i, now, mid)
-                    if now >= next_fit:
-                        next_fit = now + REFIT_NS
-                        for s in range(len(md_seq)):
-                            if md_seq[s]:
-                                self.engine.set_arrival(s, fits.fitted(s, now))
-                if use_alloc and now >= alloc.next_ns and alloc.allocate(now, board, books.md_seq):
-                    weight_of, flags_of = weights.tolist(), [int(f) for f in flags]
-                if use_risk and now >= next_risk:
-                    next_risk = now + RISK_NS
-                    if risk.update(venue.total_pnl_usd(), venue.gross_usd(), venue.flat()):
-                        book_flags = risk.flags
-                        self.engine.invalidate()
-                        self.risk_log.append((now, risk.describe()))
-                if book_flags:  # a flatten works every position down, whatever the allocator says
-                    if need(i, l1, venue_version[i], 1.0, now):
-                        run(i, l1_record(i, 0, l1), now, 1.0, book_flags, legacy_slot[i])
-                    continue
-                weight = weight_of[i]
-                if need(i, l1, venue_version[i], weight, now):
-                    run(i, l1_record(i, 0, l1), now, weight, flags_of[i])
-            if progress and time.perf_counter() > next_progress:  # once a batch, not per event
-                next_progress += 0.5
-                self._show_progress(events, time.perf_counter() - t0, batch[-1].recv_ns)
+        self.events, now = play(self, RISK_NS, t0)
         self.wall_s = time.perf_counter() - t0
-        self.events = events
         self.engine.flush()
         if self.cfg.pipeline.shadow_report:
             append_report(self.cfg.pipeline.shadow_report, self.engine.shadow.unreported())
         if self.progress:
             sys.stderr.write("\n")
         summary = self.summary()
+        rec = self.recorder
         if rec is not None:
             self._sample(now)
             summary = rec.finish(summary, now, self.engine.reason_counts(), self.stats, self.inputs)

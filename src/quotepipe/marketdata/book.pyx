@@ -520,10 +520,6 @@ cdef class BookSet:
     market-data process, ``quotepipe replay`` and ``quotepipe data inspect``.
     """
 
-    cdef public list ids, books, last_trade, exch_ns, recv_ns, md_seq
-    cdef public dict index
-    cdef dict _slot
-
     def __init__(self, instrument_ids, ticks=None):
         self.ids = list(instrument_ids)
         self.index = {iid: i for i, iid in enumerate(self.ids)}
@@ -585,6 +581,10 @@ cdef class BookSet:
             self.recv_ns[i] = obj(ev, T_RECV)
         self.md_seq[i] += 1
         return i
+
+    cpdef tuple l1(self, int i):
+        """Instrument ``i``'s ``OrderBook.l1()``: bid, bid size, ask, ask size, update id."""
+        return (<OrderBook>self.books[i]).l1()
 
     cpdef tuple l1_record(self, int i, publish_ns, l1=None):
         """The 14 L1 fields of the snapshot table for instrument ``i`` (``l1``: its

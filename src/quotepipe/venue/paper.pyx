@@ -69,12 +69,6 @@ cdef long long whole(double x) except? -1:
 cdef class _Order:
     """One order at the venue, from its arrival to its end (filled, cancelled or rejected)."""
 
-    cdef public long long oid, tick, lots, left, placed_ns, active_at, cancel_at
-    cdef public int slot, side
-    cdef public double price, qty, ahead, ahead0, level, traded
-    cdef public bint resting, deep, unseen
-    cdef public object view
-
     def __init__(self, long long oid, int slot, int side, double price, long long tick, long long lots,
                  double lot, long long now, long long active_at):
         self.oid = oid
@@ -108,21 +102,6 @@ cdef class PaperVenue:
     """The venue of every instrument of a config. Per instrument (slot): the lists below
     (shared with the tick engine by reference: ``position``, ``cash``, ``version``), the best
     prices and sizes last seen and the earliest time something is due, in C."""
-
-    cdef readonly list specs, maker_bps, orders, current
-    cdef readonly list position, position_lots, cash, volume, fills, rejects, version
-    cdef public object on_fill, on_order_end
-    cdef readonly long long entry_ns, cancel_ns
-    cdef readonly QueueModel model
-    cdef Py_ssize_t n
-    cdef long long _oid
-    cdef double *_bid
-    cdef double *_bid_qty
-    cdef double *_ask
-    cdef double *_ask_qty
-    cdef double *_tick          # the instrument's price step and lot size
-    cdef double *_lot
-    cdef long long *_next_due   # earliest activation or cancel landing (0: none)
 
     def __init__(self, cfg, on_fill=None, on_order_end=None):
         vc = cfg.venue
@@ -275,8 +254,8 @@ cdef class PaperVenue:
             self._next_due[slot] = t
 
     # ------------------------------------------------------------------ market
-    def on_book(self, Py_ssize_t slot, now, double bid, double bid_qty, double ask, double ask_qty,
-                depth=None, bint depth_moved=True):
+    cpdef on_book(self, Py_ssize_t slot, now, double bid, double bid_qty, double ask, double ask_qty,
+                  depth=None, bint depth_moved=True):
         """A book update of ``slot`` at event time ``now``. ``depth_moved=False`` says only the
         best levels changed (a bookTicker): an order behind the best then keeps the depth
         it last read, which is most of the work saved on two updates in three."""
@@ -394,7 +373,7 @@ cdef class PaperVenue:
         o.view = None
         return True
 
-    def on_trade(self, Py_ssize_t slot, now, double price, double qty, int aggressor):
+    cpdef on_trade(self, Py_ssize_t slot, now, double price, double qty, int aggressor):
         """A recorded trade: ``aggressor`` +1 buyer (lifts asks), -1 seller (hits bids)."""
         self._slot(slot)
         cdef list orders = self.orders[slot]

@@ -54,13 +54,6 @@ cdef object _INTENT = QuoteIntent, _CONTEXT = TickContext, _SNAPSHOT = Snapshot,
 cdef class TickEngine:
     """The ticks of the slots one process runs, in each slot's shard mode (a runner per mode)."""
 
-    cdef public object shards, venue, on_acting, stats, shadow, cfg, record, last
-    cdef public TickGate gate
-    cdef public list slots, runner_of, ticks, intents, outcomes, arrival, specs
-    cdef public dict runners, reason_masks
-    cdef list _position, _cash
-    cdef object _resting
-
     def __init__(self, cfg, shards, modes, venue, on_acting, stats, slots=None):
         n = len(cfg.instruments)
         self.shards = shards
@@ -152,7 +145,7 @@ cdef class TickEngine:
         resting = self._resting
         return _CONTEXT(now, position, pnl, weight, flags, halted, resting(slot, _BID), resting(slot, _ASK))
 
-    def run(self, Py_ssize_t slot, tuple rec, now, weight, flags, halted=False):
+    cpdef run(self, Py_ssize_t slot, tuple rec, now, weight, flags, halted=False):
         """Steps 2-4 of a tick the gate let through."""
         self.last = (slot, rec, now, weight, flags, halted)
         snap = _SNAPSHOT(*rec)
