@@ -37,6 +37,7 @@ from quotepipe.workers.shadow import ShadowTally, make_runner
 
 from quotepipe.domain.fields cimport check, f64, f64_of, flag, i64, obj, offset
 from quotepipe.domain.valuation cimport pnl_usd_at
+from quotepipe.workers.pipeline cimport PipelineRunner
 from quotepipe.workers.trigger cimport TickGate
 
 #: what ``record`` keeps of each tick: the slot and the chain's two inputs
@@ -152,7 +153,11 @@ cdef class TickEngine:
         ctx = self._context(slot, rec, now, weight, flags, halted)
         if self.record is not None:
             self.record.append((slot, snap, ctx))
-        intent = self.runner_of[slot].tick(slot, snap, ctx)
+        runner = self.runner_of[slot]
+        if type(runner) is PipelineRunner:  # its C entry; the legacy and shadow runners are Python
+            intent = (<PipelineRunner>runner).tick(slot, snap, ctx)
+        else:
+            intent = runner.tick(slot, snap, ctx)
         check(intent, _INTENT)
         self.ticks[slot] += 1
         self.outcomes[i64(intent, GUARD) << 6 | i64(intent, BID_ACTION) << 3 | i64(intent, ASK_ACTION)] += 1

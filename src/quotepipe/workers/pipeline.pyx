@@ -94,12 +94,6 @@ def stage_calls(str name, list inputs):
 
 
 cdef class PipelineRunner:
-    cdef public StageTimes times
-    cdef public object sink, stats, spread_cfg, guards_cfg, inventory_cfg, queue_cfg
-    cdef public list specs, spread_cfgs, states, arrival
-    #: None, or a dict of lists by stage name: every tick's arguments of each stage
-    cdef public object trace
-
     mode = "pipeline"
 
     def __init__(self, cfg, sink, stats=None):
@@ -155,7 +149,7 @@ cdef class PipelineRunner:
         cdef QueueDecision qd = c_queue_aware(view, sd, inv, ctx, spec, self.queue_cfg)
         c_emit(qd, gd, sd, state, ctx, spec, _discard)
 
-    def tick(self, Py_ssize_t slot, snap, ctx):
+    cpdef tick(self, Py_ssize_t slot, snap, ctx):
         check(ctx, CONTEXT)
         cdef object spec = self.specs[slot]
         cdef object spread_cfg = self.spread_cfgs[slot]
