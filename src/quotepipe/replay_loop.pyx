@@ -53,9 +53,10 @@ def play(replay, long long risk_ns, double t0):
     on_mid = board.on_mid
     cdef long long events = 0, now_ns = 0, next_risk = 0, next_fit = 0, due
     cdef int i, s
-    cdef double bid, ask, next_progress = t0 + 1.0
+    cdef double bid, ask, mid, next_progress = t0 + 1.0
     cdef tuple l1
     cdef bint trade
+    cdef int aggressor = 0  # a trade's: +1 a buyer lifted the ask, -1 a seller hit the bid
     now, book_flags = 0, 0
     for batch in replay.feed.batches(replay.limit):
         for ev in <list>batch:
@@ -76,24 +77,26 @@ def play(replay, long long risk_ns, double t0):
             now_ns = int64_of(now)
             l1 = books.l1(i)
             bid, ask = l1[0], l1[2]
+            mid = (bid + ask) * 0.5
             if trade:
-                venue.on_trade(i, now, f64(ev, T_PRICE), f64(ev, T_QTY), -1 if flag(ev, T_MAKER) else 1)
+                aggressor = -1 if flag(ev, T_MAKER) else 1
+                venue.on_trade(i, now, f64(ev, T_PRICE), f64(ev, T_QTY), aggressor)
             else:
                 venue.on_book(i, now, bid, l1[1], ask, l1[3], <object>PyList_GET_ITEM(book_list, i),
                               t is not _BOOK_TICKER)
             due = int64_of(<object>PyList_GET_ITEM(markout_due, i))
             if 0 < due <= now_ns and 0.0 < bid < ask:
-                on_mid(i, now, (bid + ask) * 0.5)
+                on_mid(i, now, mid)
             if rec is not None:
                 if 0 < rec_due[i] <= now and 0.0 < bid < ask:
-                    rec.on_mid(i, now, (bid + ask) * 0.5)
+                    rec.on_mid(i, now, mid)
                 if now >= rec.next_sample:
                     replay._sample(now)
             if fits is not None:
                 if trade:
-                    fits.on_trade(i, now, obj(ev, T_PRICE), -1 if flag(ev, T_MAKER) else 1)
+                    fits.on_trade(i, now, obj(ev, T_PRICE), aggressor)
                 elif 0.0 < bid < ask:
-                    fits.on_mid(i, now, (bid + ask) * 0.5)
+                    fits.on_mid(i, now, mid)
                 if now_ns >= next_fit:
                     next_fit = now_ns + C_REFIT_NS
                     for s in range(len(md_seq)):

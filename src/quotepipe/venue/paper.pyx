@@ -43,7 +43,6 @@ from quotepipe.domain.valuation import pnl_usd
 from quotepipe.domain.orders import ASK, BID, CANCEL, KEEP, NONE, UNSEEN, Fill, OrderEnd, RestingOrder
 from quotepipe.venue.queue_models import queue_model
 
-from quotepipe.venue.queue_models cimport QueueModel
 from quotepipe.domain.fields cimport int64_of
 
 #: a fill's lots are counted down from ``fillable / lot``: this absorbs the float error of a
